@@ -1,0 +1,113 @@
+"""Composition root: builds the database, the core's context, the platforms and the workers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.delivery import DeliveryWorker
+from handlers.base import ChatPort, CustomerChannel
+from handlers.context import Context
+from storage.db import Database
+
+log = logging.getLogger("pitchin")
+
+
+def customer_channel(settings: Settings) -> CustomerChannel:
+    from bot.inbox.customer import CustomerRouter
+    from bot.inbox.email import MaildirChannel, SmtpChannel
+    from bot.inbox.webhook import WebhookChannel
+
+    from_addr = settings.from_email or "support@pitchin.invalid"
+    if settings.smtp_url:
+        mail = SmtpChannel.from_url(settings.smtp_url, from_addr)
+    else:
+        mail = MaildirChannel(settings.maildir, from_addr)
+    return CustomerRouter(mail, WebhookChannel(settings.reply_signing_key))
+
+
+class Pitchin:
+    """Everything one process runs. ``extra_chats`` lets the console join as a chat platform."""
+
+    def __init__(self, settings: Settings, extra_chats: dict[str, ChatPort] | None = None,
+                 customers: CustomerChannel | None = None, upgrade: bool = True):
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        if upgrade:
+            self.db.upgrade()
+        self.chats: dict[str, ChatPort] = dict(extra_chats or {})
+        self.ctx = Context(db=self.db, undo_seconds=settings.undo_seconds, mail_domain=settings.mail_domain)
+        self.slack_app = None
+        if settings.slack_enabled:
+            from bot.slack import build_slack
+
+            self.slack_app, self.chats["slack"] = build_slack(settings, self.ctx)
+        self.ctx.platforms = tuple(self.chats)
+        self.customers = customers if customers is not None else customer_channel(settings)
+        self.worker = DeliveryWorker(self.ctx, self.chats, self.customers)
+        self.ctx.wake = self.worker.wake
+        self._tasks: list[asyncio.Task] = []
+        self._runner: web.AppRunner | None = None
+        self._socket_handler = None
+        self.scheduler = None
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (PORT=0 picks a free one)."""
+        return self._runner.addresses[0][1]
+
+    def web_app(self) -> web.Application:
+        from bot.web import make_web_app, slack_http_handler
+
+        slack = None
+        if self.slack_app is not None and not self.settings.slack_socket_mode:
+            slack = slack_http_handler(self.slack_app)
+        return make_web_app(self.ctx, self.settings.intake_token, slack_handler=slack)
+
+    async def start(self, *, http: bool = True, worker: bool = True, scheduler: bool = True) -> None:
+        if not self.chats:
+            log.warning("No chat platform is configured (SLACK_BOT_TOKEN): tickets are stored but posted nowhere.")
+        if not self.settings.intake_token:
+            log.warning("PITCHIN_INTAKE_TOKEN is not set: /intake/* refuses every request.")
+        if not self.settings.smtp_url:
+            log.warning("SMTP_URL is not set: replies to customers are written to the Maildir %s", self.settings.maildir)
+        if http:
+            self._runner = web.AppRunner(self.web_app(), access_log=None)
+            await self._runner.setup()
+            await web.TCPSite(self._runner, self.settings.host, self.settings.port).start()
+            log.info("listening on http://%s:%s", self.settings.host, self.settings.port)
+        if worker:
+            self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
+        if self.slack_app is not None and self.settings.slack_socket_mode:
+            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+            self._socket_handler = AsyncSocketModeHandler(self.slack_app, self.settings.slack_app_token)
+            await self._socket_handler.connect_async()
+            log.info("Slack connected over Socket Mode")
+        if scheduler:
+            from bot.scheduler import start_scheduler
+
+            self.scheduler = await start_scheduler(self)
+
+    async def stop(self) -> None:
+        self.worker.stop()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self._socket_handler is not None:
+            await self._socket_handler.close_async()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self._runner is not None:
+            await self._runner.cleanup()
+        close = getattr(self.customers, "close", None)
+        if close is not None:
+            await close()
+        self.db.dispose()

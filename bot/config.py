@@ -1,0 +1,177 @@
+"""One frozen Settings object, read from the environment (and a .env file), checked at start."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlparse
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names the variable and what it is for."""
+
+
+# variable → what it is for (used in error messages and `pitchin config`)
+PURPOSE = {
+    "DATABASE_URL": "where Pitchin keeps tickets (SQLAlchemy URL, e.g. sqlite:///pitchin.db or postgresql+psycopg://user@host/db)",
+    "HOST": "the address the HTTP server listens on",
+    "PORT": "the port the HTTP server listens on",
+    "SLACK_BOT_TOKEN": "the Slack bot token (xoxb-…) from OAuth & Permissions",
+    "SLACK_SIGNING_SECRET": "the Slack signing secret from Basic Information, used to check that requests come from Slack",
+    "SLACK_APP_TOKEN": "a Slack app-level token (xapp-…) with connections:write, to use Socket Mode",
+    "SLACK_API_URL": "the Slack Web API base URL",
+    "PITCHIN_SUPPORT_CHANNEL": "the Slack channel id (C…) where new tickets are posted",
+    "MICROSOFT_APP_ID": "the Teams bot's app id",
+    "MICROSOFT_APP_PASSWORD": "the Teams bot's client secret",
+    "MICROSOFT_APP_TENANT_ID": "the Teams bot's tenant (single-tenant bots)",
+    "MICROSOFT_APP_TYPE": "MultiTenant, SingleTenant or UserAssignedMSI",
+    "SMTP_URL": "the mail server replies to customers go through (smtp://user:pass@host:587?starttls=true)",
+    "PITCHIN_FROM_EMAIL": "the From address of replies to customers",
+    "PITCHIN_MAILDIR": "where replies are written as .eml files when SMTP_URL is not set",
+    "IMAP_URL": "a mailbox to poll for customer email (imaps://user:pass@host/INBOX)",
+    "PITCHIN_INTAKE_TOKEN": "the bearer token your mail gateway or web form sends to /intake/*",
+    "PITCHIN_WEBHOOK_SECRET": "the key that signs replies POSTed to a web-form ticket's reply_url",
+    "PITCHIN_UNDO_SECONDS": "how long an employee can take back a reply before it goes to the customer",
+    "PITCHIN_PUBLIC_URL": "this server's public base URL",
+    "OPENAI_API_KEY": "an OpenAI key for optional AI features",
+    "OPENAI_BASE_URL": "an OpenAI-compatible API base URL",
+    "PITCHIN_OPENAI_MODEL": "the model used for AI features",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///pitchin.db"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+    support_channel: str = ""
+    microsoft_app_id: str = ""
+    microsoft_app_password: str = ""
+    microsoft_app_tenant_id: str = ""
+    microsoft_app_type: str = "MultiTenant"
+    smtp_url: str = ""
+    from_email: str = ""
+    maildir: str = "maildir"
+    imap_url: str = ""
+    intake_token: str = ""
+    webhook_secret: str = ""
+    undo_seconds: float = 10.0
+    public_url: str = ""
+    openai_api_key: str = ""
+    openai_base_url: str = ""
+    openai_model: str = ""
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token)
+
+    @property
+    def slack_socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    @property
+    def mail_domain(self) -> str:
+        return self.from_email.rpartition("@")[2] or "pitchin.invalid"
+
+    @property
+    def reply_signing_key(self) -> str:
+        return self.webhook_secret or self.intake_token
+
+
+ENV_NAMES = {
+    "database_url": "DATABASE_URL",
+    "host": "HOST",
+    "port": "PORT",
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "slack_api_url": "SLACK_API_URL",
+    "support_channel": "PITCHIN_SUPPORT_CHANNEL",
+    "microsoft_app_id": "MICROSOFT_APP_ID",
+    "microsoft_app_password": "MICROSOFT_APP_PASSWORD",
+    "microsoft_app_tenant_id": "MICROSOFT_APP_TENANT_ID",
+    "microsoft_app_type": "MICROSOFT_APP_TYPE",
+    "smtp_url": "SMTP_URL",
+    "from_email": "PITCHIN_FROM_EMAIL",
+    "maildir": "PITCHIN_MAILDIR",
+    "imap_url": "IMAP_URL",
+    "intake_token": "PITCHIN_INTAKE_TOKEN",
+    "webhook_secret": "PITCHIN_WEBHOOK_SECRET",
+    "undo_seconds": "PITCHIN_UNDO_SECONDS",
+    "public_url": "PITCHIN_PUBLIC_URL",
+    "openai_api_key": "OPENAI_API_KEY",
+    "openai_base_url": "OPENAI_BASE_URL",
+    "openai_model": "PITCHIN_OPENAI_MODEL",
+}
+
+
+def _problem(var: str, what: str) -> str:
+    return f"{var} {what}. {var} is {PURPOSE[var]}."
+
+
+def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env"), *,
+                  need_slack: bool = False) -> Settings:
+    """Read and check every setting. Raises ConfigError listing every problem at once."""
+    env = dict(environ if environ is not None else os.environ)
+    if dotenv is not None and dotenv.is_file():
+        from dotenv import dotenv_values
+
+        for key, value in dotenv_values(dotenv).items():
+            env.setdefault(key, value or "")
+
+    values: dict = {}
+    problems: list[str] = []
+    defaults = Settings()
+    for f in fields(Settings):
+        var = ENV_NAMES[f.name]
+        raw = env.get(var)
+        if raw is None or raw.strip() == "":
+            continue
+        raw = raw.strip()
+        if f.name == "port":
+            if not raw.isdigit() or not 0 < int(raw) < 65536:
+                problems.append(_problem(var, f"is “{raw}”, not a port number (1–65535)"))
+                continue
+            values[f.name] = int(raw)
+        elif f.name == "undo_seconds":
+            try:
+                values[f.name] = float(raw)
+                if values[f.name] < 0 or values[f.name] > 600:
+                    raise ValueError
+            except ValueError:
+                problems.append(_problem(var, f"is “{raw}”, not a number of seconds from 0 to 600"))
+                values.pop(f.name, None)
+        else:
+            values[f.name] = raw
+    settings = Settings(**{**{f.name: getattr(defaults, f.name) for f in fields(Settings)}, **values})
+
+    if settings.slack_enabled or need_slack:
+        if not settings.slack_bot_token:
+            problems.append(_problem("SLACK_BOT_TOKEN", "is not set"))
+        if not settings.slack_socket_mode and not settings.slack_signing_secret:
+            problems.append(_problem("SLACK_SIGNING_SECRET", "is not set (needed unless SLACK_APP_TOKEN selects Socket Mode)"))
+        if not settings.support_channel:
+            problems.append(_problem("PITCHIN_SUPPORT_CHANNEL", "is not set"))
+        if settings.slack_app_token and not settings.slack_app_token.startswith("xapp-"):
+            problems.append(_problem("SLACK_APP_TOKEN", "does not start with xapp-"))
+    if settings.smtp_url:
+        scheme = urlparse(settings.smtp_url).scheme
+        if scheme not in ("smtp", "smtps"):
+            problems.append(_problem("SMTP_URL", f"starts with “{scheme}://”; use smtp:// or smtps://"))
+        if not settings.from_email:
+            problems.append(_problem("PITCHIN_FROM_EMAIL", "is not set, but SMTP_URL is"))
+    if settings.from_email and "@" not in settings.from_email:
+        problems.append(_problem("PITCHIN_FROM_EMAIL", f"is “{settings.from_email}”, not an email address"))
+    if settings.imap_url and urlparse(settings.imap_url).scheme not in ("imap", "imaps"):
+        problems.append(_problem("IMAP_URL", "must start with imap:// or imaps://"))
+    if "://" not in settings.database_url:
+        problems.append(_problem("DATABASE_URL", f"is “{settings.database_url}”, not a URL"))
+    if problems:
+        raise ConfigError("Pitchin cannot start:\n  - " + "\n  - ".join(problems))
+    return settings

@@ -1,0 +1,238 @@
+"""The outbox worker: posts to chat and delivers replies to customers, with retries.
+
+Jobs are leased (many workers may run: SKIP LOCKED on PostgreSQL), done, then marked done. A crash
+between doing and marking means the job runs again after its lease expires; customer mail keeps its
+Message-ID across such a repeat, so a mail client shows one message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+from typing import Awaitable, Callable
+
+from handlers import tickets
+from handlers.base import ChatPort, CustomerChannel, DeliveryError, MessageRef
+from handlers.context import Context
+from storage import repos
+from storage.models import OutboxJob
+
+log = logging.getLogger("pitchin.delivery")
+
+MAX_BACKOFF = 300.0
+
+
+def backoff(attempt: int) -> float:
+    """2, 4, 8 … seconds, capped at five minutes, with jitter so retries spread out."""
+    return min(MAX_BACKOFF, 2.0 ** max(1, attempt)) * random.uniform(0.8, 1.2)
+
+
+class RetryLater(Exception):
+    def __init__(self, message: str, delay: float | None = None):
+        super().__init__(message)
+        self.delay = delay
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        ctx: Context,
+        chats: dict[str, ChatPort],
+        customers: CustomerChannel | None,
+        batch: int = 64,
+        lease_seconds: float = 15.0,
+        idle_poll: float = 1.0,
+        error_classifier: Callable[[BaseException], RetryLater | None] | None = None,
+    ):
+        self.ctx = ctx
+        self.chats = chats
+        self.customers = customers
+        self.batch = batch
+        self.lease_seconds = lease_seconds
+        self.idle_poll = idle_poll
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._classify = error_classifier or (lambda exc: None)
+        self._in_flight: set[int] = set()
+        self.handlers: dict[str, Callable[[OutboxJob], Awaitable[None]]] = {
+            "chat.post_ticket": self._post_ticket,
+            "chat.update_ticket": self._update_ticket,
+            "chat.customer_message": self._customer_message,
+            "chat.notice": self._notice,
+            "chat.react": self._react,
+            "customer.reply": self._customer_reply,
+        }
+
+    # ------------------------------------------------------------ running
+
+    def wake(self) -> None:
+        """Called from any thread when new work was queued."""
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        log.info("delivery worker %s started", self.owner)
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            await self._loop_jobs()
+        finally:
+            heartbeat.cancel()
+
+    async def _heartbeat(self) -> None:
+        """Keep the leases of jobs under way fresh. Leases are short so that the jobs of a process
+        that died (SIGKILL, power loss) are picked up by the next worker within seconds."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            if self._in_flight:
+                try:
+                    await self._db(repos.extend_leases, list(self._in_flight), self.owner, self.lease_seconds, self.ctx.now())
+                except Exception:
+                    log.exception("delivery worker: could not extend leases")
+
+    async def _loop_jobs(self) -> None:
+        while not self._stopping:
+            try:
+                worked = await self.run_once()
+            except Exception:  # the database went away for a moment: keep the worker alive
+                log.exception("delivery worker: leasing failed; trying again shortly")
+                worked = 0
+            if worked:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll)
+            except asyncio.TimeoutError:
+                pass
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.wake()
+
+    async def run_once(self) -> int:
+        jobs = await asyncio.to_thread(self._lease)
+        if jobs:
+            await asyncio.gather(*(self._run_job(job) for job in jobs))
+        return len(jobs)
+
+    def _lease(self) -> list[OutboxJob]:
+        with self.ctx.db.transaction() as session:
+            return repos.lease_jobs(session, self.owner, self.batch, self.lease_seconds, self.ctx.now())
+
+    async def _run_job(self, job: OutboxJob) -> None:
+        self._in_flight.add(job.id)
+        try:
+            await self._run_job_leased(job)
+        finally:
+            self._in_flight.discard(job.id)
+
+    async def _run_job_leased(self, job: OutboxJob) -> None:
+        handler = self.handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise DeliveryError(f"unknown job kind {job.kind!r}", permanent=True)
+            await handler(job)
+        except DeliveryError as exc:
+            if exc.permanent:
+                await self._db(repos.fail_job, job.id, self.owner, str(exc))
+                log.error("job %s (%s) failed for good: %s", job.id, job.kind, exc)
+            else:
+                await self._retry(job, str(exc), exc.retry_after)
+            return
+        except RetryLater as exc:
+            await self._retry(job, str(exc), exc.delay)
+            return
+        except Exception as exc:
+            classified = self._classify(exc)
+            if classified is None:
+                log.exception("job %s (%s) raised; will retry", job.id, job.kind)
+                classified = RetryLater(f"{type(exc).__name__}: {exc}")
+            await self._retry(job, str(classified), classified.delay)
+            return
+        await self._db(repos.finish_job, job.id, self.owner)
+
+    async def _retry(self, job: OutboxJob, error: str, delay: float | None) -> None:
+        wait = delay if delay is not None else backoff(job.attempts)
+        log.warning("job %s (%s) attempt %s failed: %s; retrying in %.1f s", job.id, job.kind, job.attempts, error, wait)
+        await self._db(repos.retry_job, job.id, self.owner, error, wait, self.ctx.now())
+
+    async def _db(self, fn, *args):
+        def work():
+            with self.ctx.db.transaction() as session:
+                return fn(session, *args)
+
+        return await asyncio.to_thread(work)
+
+    def _chat(self, job: OutboxJob) -> ChatPort:
+        port = self.chats.get(job.payload["platform"])
+        if port is None:
+            raise RetryLater(f"{job.payload['platform']} is not configured in this process", delay=60)
+        return port
+
+    async def _thread(self, job: OutboxJob):
+        thread = await asyncio.to_thread(tickets.thread_of, self.ctx, job.payload["ticket_id"], job.payload["platform"])
+        if thread is None:
+            # the ticket's root post has not been made (it is ahead of this job in the queue)
+            raise RetryLater("the ticket has not been posted yet", delay=5)
+        return thread
+
+    # ------------------------------------------------------------ job kinds
+
+    async def _post_ticket(self, job: OutboxJob) -> None:
+        ticket_id, platform = job.payload["ticket_id"], job.payload["platform"]
+        if await asyncio.to_thread(tickets.thread_of, self.ctx, ticket_id, platform):
+            return  # posted before a crash; do not post twice
+        port = self._chat(job)
+        card = await asyncio.to_thread(tickets.card_for, self.ctx, ticket_id)
+        thread = await port.post_ticket(card)
+        await asyncio.to_thread(tickets.anchor, self.ctx, ticket_id, thread)
+        if card.body_truncated:
+            text = await asyncio.to_thread(tickets.full_text, self.ctx, ticket_id)
+            await port.post_in_thread(thread, f"Full message:\n{text}")
+
+    async def _update_ticket(self, job: OutboxJob) -> None:
+        port = self._chat(job)
+        thread = await self._thread(job)
+        card = await asyncio.to_thread(tickets.card_for, self.ctx, job.payload["ticket_id"])
+        await port.update_ticket(thread, card)
+
+    async def _customer_message(self, job: OutboxJob) -> None:
+        port = self._chat(job)
+        thread = await self._thread(job)
+        text = await asyncio.to_thread(tickets.full_text, self.ctx, job.payload["ticket_id"], job.payload["message_id"])
+        head = "📨 The customer wrote again (the ticket is open again):" if job.payload.get("reopened") else \
+            "📨 The customer wrote:"
+        await port.post_in_thread(thread, f"{head}\n{text}")
+
+    async def _notice(self, job: OutboxJob) -> None:
+        port = self._chat(job)
+        thread = await self._thread(job)
+        await port.post_in_thread(thread, job.payload["text"])
+
+    async def _react(self, job: OutboxJob) -> None:
+        p = job.payload
+        port = self._chat(job)
+        await port.react(MessageRef(p["platform"], p["tenant"], p["channel"], p["message_id"]), p["emoji"], p["remove"])
+
+    async def _customer_reply(self, job: OutboxJob) -> None:
+        reply_id = job.payload["reply_id"]
+        outgoing = await asyncio.to_thread(tickets.outgoing_reply, self.ctx, reply_id)
+        if outgoing is None:
+            return  # taken back, or already sent before a crash
+        if self.customers is None:
+            raise RetryLater("no way to reach customers is configured (SMTP_URL)", delay=60)
+        had_failed = job.attempts > 1
+        try:
+            where = await self.customers.send(outgoing)
+        except DeliveryError as exc:
+            await asyncio.to_thread(
+                tickets.reply_failed, self.ctx, reply_id, str(exc), job.attempts == 1, exc.permanent
+            )
+            raise
+        log.info("reply %s of ticket %s delivered: %s", reply_id, outgoing.ticket_id, where)
+        await asyncio.to_thread(tickets.reply_delivered, self.ctx, reply_id, had_failed)

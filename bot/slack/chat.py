@@ -1,0 +1,78 @@
+"""SlackChat: the support channel on Slack, as the delivery worker uses it (handlers' ChatPort)."""
+
+from __future__ import annotations
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack import render
+from handlers.base import Card, DeliveryError, MessageRef, ThreadRef
+
+PLATFORM = "slack"
+TENANT = ""  # Slack channel and user ids are unique across workspaces; no tenant needed in keys
+
+
+class SlackChat:
+    platform = PLATFORM
+
+    def __init__(self, client: AsyncWebClient, channel: str):
+        self.client = client
+        self.channel = channel
+
+    async def _call(self, method: str, harmless: tuple[str, ...] = (), **kwargs) -> dict:
+        try:
+            response = await self.client.api_call(method, json=kwargs)
+            return response.data
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            if error in harmless:
+                return {"ok": True}
+            status = exc.response.status_code if exc.response is not None else 0
+            if status == 429:
+                retry_after = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
+                raise DeliveryError(f"Slack rate-limited {method}", retry_after=retry_after) from exc
+            raise DeliveryError(f"Slack refused {method}: {error or status}") from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise DeliveryError(f"could not reach Slack for {method}: {type(exc).__name__} {exc}") from exc
+
+    async def post_ticket(self, card: Card) -> ThreadRef:
+        data = await self._call(
+            "chat.postMessage",
+            channel=self.channel,
+            text=render.card_text(card),
+            blocks=render.card_blocks(card),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return ThreadRef(PLATFORM, TENANT, data["channel"], data["ts"])
+
+    async def update_ticket(self, thread: ThreadRef, card: Card) -> None:
+        await self._call(
+            "chat.update",
+            channel=thread.channel,
+            ts=thread.thread_id,
+            text=render.card_text(card),
+            blocks=render.card_blocks(card),
+        )
+
+    async def post_in_thread(self, thread: ThreadRef, text: str, card: Card | None = None) -> MessageRef:
+        kwargs = {"blocks": render.card_blocks(card)} if card else {}
+        data = await self._call(
+            "chat.postMessage",
+            channel=thread.channel,
+            thread_ts=thread.thread_id,
+            text=render.escape(text)[: render.MESSAGE_LIMIT],
+            unfurl_links=False,
+            unfurl_media=False,
+            **kwargs,
+        )
+        return MessageRef(PLATFORM, TENANT, data["channel"], data["ts"], thread.thread_id)
+
+    async def react(self, message: MessageRef, emoji: str, remove: bool = False) -> None:
+        if remove:
+            await self._call("reactions.remove", harmless=("no_reaction",), channel=message.channel,
+                             timestamp=message.message_id, name=emoji)
+        else:
+            await self._call("reactions.add", harmless=("already_reacted",), channel=message.channel,
+                             timestamp=message.message_id, name=emoji)

@@ -1,0 +1,57 @@
+"""Slack payloads → neutral types. Names and emails come from users.info, cached."""
+
+from __future__ import annotations
+
+import time
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.chat import PLATFORM, TENANT
+from handlers.base import Actor, MessageRef, ThreadRef
+
+# message subtypes that are a person writing; every other subtype (edits, joins, bot posts…) is ignored
+HUMAN_SUBTYPES = {None, "file_share", "thread_broadcast"}
+
+
+class People:
+    """users.info with a small cache, so every message does not cost a Web API call."""
+
+    def __init__(self, client: AsyncWebClient, ttl: float = 3600.0):
+        self.client = client
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, str, str | None]] = {}
+
+    async def actor(self, user_id: str, fallback_name: str = "") -> Actor:
+        hit = self._cache.get(user_id)
+        if hit is None or hit[0] < time.monotonic():
+            name, email = fallback_name or user_id, None
+            try:
+                user = (await self.client.users_info(user=user_id)).get("user") or {}
+                profile = user.get("profile") or {}
+                name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or name
+                email = profile.get("email")
+            except SlackApiError:
+                pass  # without users:read the person is still known by id
+            hit = (time.monotonic() + self.ttl, name, email)
+            self._cache[user_id] = hit
+        return Actor(PLATFORM, user_id, name=hit[1], email=hit[2], tenant=TENANT)
+
+
+def human_thread_message(event: dict, bot_user_id: str | None) -> tuple[ThreadRef, MessageRef, str] | None:
+    """A person's message inside a thread, or None for anything Pitchin must not act on."""
+    if event.get("bot_id") or event.get("subtype") not in HUMAN_SUBTYPES:
+        return None
+    user = event.get("user")
+    if not user or user == bot_user_id:
+        return None
+    thread_ts, ts, channel = event.get("thread_ts"), event.get("ts"), event.get("channel")
+    if not thread_ts or not ts or not channel or thread_ts == ts:
+        return None
+    thread = ThreadRef(PLATFORM, TENANT, channel, thread_ts)
+    return thread, MessageRef(PLATFORM, TENANT, channel, ts, thread_ts), event.get("text") or ""
+
+
+def action_user(body: dict) -> tuple[str, str]:
+    user = body.get("user") or {}
+    return user.get("id", ""), user.get("name") or user.get("username") or ""

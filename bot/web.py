@@ -1,0 +1,193 @@
+"""One aiohttp app: /slack/events, /intake/*, /healthz (and /api/messages when Teams is on)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import re
+import uuid
+from dataclasses import replace
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from handlers import tickets
+from handlers.base import InboundMessage, utcnow
+from handlers.context import Context
+
+log = logging.getLogger("pitchin.web")
+
+MAX_EMAIL_BYTES = 10 * 1024 * 1024
+MAX_JSON_BYTES = 1024 * 1024
+EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+CTX = web.AppKey("ctx", Context)
+TOKEN = web.AppKey("intake_token", str)
+
+
+def error(status: int, message: str, **headers) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers or None)
+
+
+def _authorised(request: web.Request) -> web.Response | None:
+    token = request.app[TOKEN]
+    if not token:
+        log.warning("refused %s: PITCHIN_INTAKE_TOKEN is not set, so intake is switched off", request.path)
+        return error(503, "Intake is switched off: the server has no PITCHIN_INTAKE_TOKEN. "
+                          "Set it, and send it as 'Authorization: Bearer <token>'.")
+    given = request.headers.get("Authorization", "")
+    if not given.startswith("Bearer "):
+        return error(401, "Missing token: send 'Authorization: Bearer <PITCHIN_INTAKE_TOKEN>'.",
+                     **{"WWW-Authenticate": 'Bearer realm="pitchin-intake"'})
+    if not hmac.compare_digest(given[7:].strip().encode(), token.encode()):
+        return error(401, "Wrong token: it does not match PITCHIN_INTAKE_TOKEN.",
+                     **{"WWW-Authenticate": 'Bearer realm="pitchin-intake", error="invalid_token"'})
+    return None
+
+
+async def _body(request: web.Request, limit: int) -> bytes | web.Response:
+    if request.content_length is not None and request.content_length > limit:
+        return error(413, f"Message too large: {request.content_length} bytes; the limit is {limit // (1024 * 1024)} MB.")
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            return error(413, f"Message too large: over {limit // (1024 * 1024)} MB.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _accepted(result) -> web.Response:
+    return web.json_response(
+        {"ticket_id": result.ticket_id, "message_id": result.message_id, "new_ticket": result.new_ticket},
+        status=202,
+    )
+
+
+async def intake_email(request: web.Request) -> web.Response:
+    from bot.inbox.email import MalformedEmail, parse_email, strip_quoted
+
+    refused = _authorised(request)
+    if refused:
+        return refused
+    body = await _body(request, MAX_EMAIL_BYTES)
+    if isinstance(body, web.Response):
+        return body
+    if not body.strip():
+        return error(400, "Empty body: POST the raw email (RFC 822) with Content-Type: message/rfc822.")
+    try:
+        message = await asyncio.to_thread(parse_email, body)
+    except MalformedEmail as exc:
+        return error(400, f"Not a usable email: {exc}")
+    if message.in_reply_to:  # an answer: the thread already shows the history it quotes
+        message = replace(message, text=strip_quoted(message.text))
+    result = await asyncio.to_thread(tickets.intake, request.app[CTX], message)
+    return _accepted(result)
+
+
+def web_message(data) -> InboundMessage:
+    """Check a web-form message; ValueError says exactly what is wrong."""
+    if not isinstance(data, dict):
+        raise ValueError('The body must be a JSON object like {"email": "ann@example.com", "text": "Hello"}.')
+    problems = []
+    known = {"email", "name", "subject", "text", "external_id", "reply_url"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        problems.append(f"unknown field(s) {', '.join(unknown)}; the fields are {', '.join(sorted(known))}")
+    for field in known:
+        if field in data and data[field] is not None and not isinstance(data[field], str):
+            problems.append(f"'{field}' must be a string")
+    email = (data.get("email") or "").strip().lower() if isinstance(data.get("email"), str) else ""
+    if not email:
+        problems.append("'email' is required: the customer's address")
+    elif not EMAIL_RE.match(email):
+        problems.append(f"'email' is “{email}”, not an email address")
+    text = data.get("text") if isinstance(data.get("text"), str) else ""
+    if not text.strip():
+        problems.append("'text' is required: what the customer wrote")
+    reply_url = data.get("reply_url") if isinstance(data.get("reply_url"), str) else None
+    if reply_url and not re.match(r"^https?://", reply_url):
+        problems.append("'reply_url' must be an http:// or https:// URL")
+    if problems:
+        raise ValueError("; ".join(problems) + ".")
+    external_id = data.get("external_id") if isinstance(data.get("external_id"), str) and data["external_id"].strip() else None
+    name = (data.get("name") or "").strip() if isinstance(data.get("name"), str) else ""
+    subject = (data.get("subject") or "").strip() if isinstance(data.get("subject"), str) else ""
+    return InboundMessage(
+        source="web",
+        external_key=f"web:{external_id or uuid.uuid4().hex}",
+        sender_email=email,
+        sender_name=name or email.split("@")[0],
+        subject=subject or _subject_from(text),
+        text=text.strip(),
+        received_at=utcnow(),
+        reply_url=reply_url or None,
+    )
+
+
+def _subject_from(text: str) -> str:
+    first = text.strip().splitlines()[0]
+    return first if len(first) <= 80 else first[:79] + "…"
+
+
+async def intake_messages(request: web.Request) -> web.Response:
+    import json
+
+    refused = _authorised(request)
+    if refused:
+        return refused
+    body = await _body(request, MAX_JSON_BYTES)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return error(400, f"Malformed JSON ({exc}). Send a JSON object with at least 'email' and 'text'.")
+    try:
+        message = web_message(data)
+    except ValueError as exc:
+        return error(400, str(exc))
+    result = await asyncio.to_thread(tickets.intake, request.app[CTX], message)
+    return _accepted(result)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    from storage import repos
+
+    def check():
+        with request.app[CTX].db.transaction() as session:
+            return repos.pending_jobs(session)
+
+    try:
+        pending = await asyncio.to_thread(check)
+    except Exception as exc:  # the health check reports, it does not crash
+        return web.json_response({"ok": False, "database": f"unreachable: {type(exc).__name__}"}, status=503)
+    return web.json_response({"ok": True, "outbox_pending": pending})
+
+
+def make_web_app(ctx: Context, intake_token: str,
+                 slack_handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None,
+                 teams_handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None) -> web.Application:
+    app = web.Application(client_max_size=MAX_EMAIL_BYTES + 1024 * 1024)
+    app[CTX] = ctx
+    app[TOKEN] = intake_token
+    app.router.add_post("/intake/email", intake_email)
+    app.router.add_post("/intake/messages", intake_messages)
+    app.router.add_get("/healthz", healthz)
+    if slack_handler is not None:
+        app.router.add_post("/slack/events", slack_handler)
+    if teams_handler is not None:
+        app.router.add_post("/api/messages", teams_handler)
+    return app
+
+
+def slack_http_handler(bolt_app):
+    from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        bolt_request = await to_bolt_request(request)
+        bolt_response = await bolt_app.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    return handle

@@ -1,0 +1,231 @@
+"""Neutral types shared by every platform: who acts, where, what is shown, what goes out.
+
+Nothing here knows Slack, Teams, SMTP or HTTP. Adapters under ``bot/`` turn platform payloads
+into these types and render the ``Card``s and ``Reply``s that handlers return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol, Union
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# ---------------------------------------------------------------- people and places
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person acting on a chat platform (an employee clicking or replying)."""
+
+    platform: str  # "slack", "teams", "console"
+    user_id: str
+    name: str = ""
+    email: str | None = None
+    tenant: str = ""  # Slack team id, Teams tenant id
+
+
+@dataclass(frozen=True)
+class ThreadRef:
+    """Where a conversation lives on a platform: Slack channel + root ts, Teams reply chain."""
+
+    platform: str
+    tenant: str
+    channel: str
+    thread_id: str
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """One chat message (a Slack ts, a Teams activity id)."""
+
+    platform: str
+    tenant: str
+    channel: str
+    message_id: str
+    thread_id: str | None = None
+
+
+# ---------------------------------------------------------------- what is shown
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    """A person as shown in a card: renderers mention them natively where they can."""
+
+    name: str
+    ids: tuple[tuple[str, str], ...] = ()  # ((platform, user_id), ...)
+
+    def id_on(self, platform: str) -> str | None:
+        for p, uid in self.ids:
+            if p == platform:
+                return uid
+        return None
+
+
+@dataclass(frozen=True)
+class When:
+    """A moment, shown in the reader's own time zone where the platform can."""
+
+    at: datetime  # aware, UTC
+
+
+Part = Union[str, PersonRef, When]
+Rich = tuple[Part, ...]
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action_id: str  # a key of handlers.registry.ACTIONS
+    value: str
+    style: str | None = None  # "primary", "danger" or None
+    confirm: str | None = None  # a question to confirm before acting
+
+
+@dataclass(frozen=True)
+class Card:
+    """A platform-neutral message: Slack draws Block Kit, Teams an Adaptive Card, the console text."""
+
+    title: str
+    body: str = ""
+    fields: tuple[tuple[str, Rich], ...] = ()
+    status: Rich = ()
+    actions: tuple[Button, ...] = ()
+    accent: str = "neutral"  # "open", "claimed", "closed", "neutral"
+    body_truncated: bool = False  # the full body is posted in the thread
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the acting person is told, privately where the platform can (Slack ephemeral)."""
+
+    text: str
+    actions: tuple[Button, ...] = ()
+    ok: bool = True
+    rich: "Rich" = ()  # the same words with mentions, for platforms that can draw them
+    replace_original: bool = False  # when answering a click on a private note, replace that note
+
+
+# ---------------------------------------------------------------- the customer side
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    size: int
+    content_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A customer's message, from email or a web form, before it is stored."""
+
+    source: str  # "email" or "web"
+    external_key: str  # "email:<Message-ID>" or "web:<external_id>": intake is idempotent on it
+    sender_email: str
+    sender_name: str
+    subject: str
+    text: str
+    received_at: datetime  # aware, UTC
+    email_message_id: str | None = None  # "<id@host>" for email
+    in_reply_to: tuple[str, ...] = ()  # Message-IDs from In-Reply-To and References
+    attachments: tuple[Attachment, ...] = ()
+    reply_url: str | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingReply:
+    """An employee's answer on its way to a customer."""
+
+    ticket_id: int
+    reply_id: int
+    to_email: str
+    to_name: str
+    subject: str  # already "Re: …"
+    text: str
+    author_name: str
+    message_id: str  # our Message-ID, fixed at acceptance so a resend is recognisably the same mail
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    reply_url: str | None = None  # set for web-form tickets: POST JSON there instead of email
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    ticket_id: int
+    message_id: int
+    new_ticket: bool
+    duplicate: bool = False
+
+
+# ---------------------------------------------------------------- ports (implemented under bot/)
+
+
+class ChatPort(Protocol):
+    """One chat platform's support channel, as the delivery worker uses it."""
+
+    platform: str
+
+    async def post_ticket(self, card: Card) -> ThreadRef:
+        """Post a new ticket's root message; its thread is where the conversation continues."""
+
+    async def update_ticket(self, thread: ThreadRef, card: Card) -> None:
+        """Redraw a ticket's root message in place."""
+
+    async def post_in_thread(self, thread: ThreadRef, text: str, card: Card | None = None) -> MessageRef:
+        """Post a message into a ticket's thread."""
+
+    async def react(self, message: MessageRef, emoji: str, remove: bool = False) -> None:
+        """Add (or take away) a reaction on a message: "white_check_mark", "warning"."""
+
+
+class CustomerChannel(Protocol):
+    """A way to reach a customer (SMTP, a Maildir, a webhook)."""
+
+    async def send(self, reply: OutgoingReply) -> str:
+        """Deliver or raise DeliveryError; returns a short description of where it went."""
+
+
+class DeliveryError(Exception):
+    """Delivery failed for now; ``retry_after`` (seconds) is set when the other side said when."""
+
+    def __init__(self, message: str, retry_after: float | None = None, permanent: bool = False):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return utcnow()
+
+
+@dataclass
+class Usage(Exception):
+    """A command typed wrong: the message says what is wrong and shows the usage line."""
+
+    message: str
+    usage: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.message}\nUsage: {self.usage}" if self.usage else self.message
+
+
+@dataclass
+class Outcome:
+    """A handler's result: what to tell the actor, plus whether state changed."""
+
+    reply: Reply
+    changed: bool = False
+    ticket_id: int | None = None
+    extra: dict = field(default_factory=dict)

@@ -1,0 +1,79 @@
+"""How a ticket looks: one neutral Card that every platform draws natively."""
+
+from __future__ import annotations
+
+from handlers.base import Button, Card, PersonRef, Rich, When
+from storage.models import Ticket
+
+# Block Kit allows 3,000 characters in a section; Adaptive Cards are roomier but a wall of text
+# in a channel helps nobody. Longer mail is cut here and posted whole in the thread.
+BODY_LIMIT = 2800
+
+
+def ticket_state(ticket: Ticket) -> str:
+    if ticket.status == "closed":
+        return "closed"
+    return "claimed" if ticket.claimed_by_id else "open"
+
+
+def ticket_card(ticket: Ticket, first_text: str, attachments: list, people: dict[int, PersonRef]) -> Card:
+    state = ticket_state(ticket)
+    status: Rich
+    if state == "closed":
+        closer = people.get(ticket.closed_by_id)
+        status = ("🔒 Closed by ", closer, ".") if closer else ("🔒 Closed.",)
+    elif state == "claimed":
+        status = ("🙋 Claimed by ", people.get(ticket.claimed_by_id) or PersonRef("someone"), ".")
+    else:
+        status = ("🟢 Open: nobody has claimed it yet.",)
+
+    value = str(ticket.id)
+    if state == "open":
+        actions = (
+            Button("Claim", "ticket.claim", value, style="primary"),
+            Button("Close", "ticket.close", value, confirm="Close this ticket without answering?"),
+        )
+    elif state == "claimed":
+        actions = (Button("Unclaim", "ticket.unclaim", value), Button("Close", "ticket.close", value, style="danger"))
+    else:
+        actions = (Button("Reopen", "ticket.reopen", value),)
+
+    customer = f"{ticket.customer_name} <{ticket.customer_email}>" if ticket.customer_name else ticket.customer_email
+    fields: list[tuple[str, Rich]] = [("From", (customer,)), ("Received", (When(ticket.created_at),))]
+    if attachments:
+        listed = ", ".join(f"{a['filename']} ({human_size(a['size'])})" for a in attachments)
+        fields.append(("Attachments", (listed,)))
+
+    body, truncated = first_text, False
+    if len(body) > BODY_LIMIT:
+        body, truncated = body[: BODY_LIMIT - 1].rstrip() + "…", True
+    return Card(
+        title=f"#{ticket.id} · {ticket.subject}",
+        body=body,
+        fields=tuple(fields),
+        status=tuple(p for p in status if p is not None),
+        actions=actions,
+        accent=state,
+        body_truncated=truncated,
+    )
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def plain(parts: Rich) -> str:
+    """A Rich line as plain text (names, UTC times), for logs and platforms without markup."""
+    out = []
+    for part in parts:
+        if isinstance(part, PersonRef):
+            out.append(part.name)
+        elif isinstance(part, When):
+            out.append(part.at.strftime("%Y-%m-%d %H:%M UTC"))
+        else:
+            out.append(str(part))
+    return "".join(out)

@@ -1,0 +1,22 @@
+"""What every handler is given: the database and the few settings the core needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from handlers.base import Clock, SystemClock
+from storage.db import Database
+
+
+@dataclass
+class Context:
+    db: Database
+    platforms: tuple[str, ...] = ()  # chat platforms every ticket is posted on ("slack", "console", …)
+    undo_seconds: float = 10.0
+    mail_domain: str = "pitchin.invalid"  # right-hand side of our Message-IDs
+    clock: Clock = field(default_factory=SystemClock)
+    wake: Callable[[], None] = lambda: None  # tells an in-process delivery worker there is work
+
+    def now(self):
+        return self.clock.now()

@@ -1,0 +1,117 @@
+"""SQLModel tables. Every change here comes with an Alembic migration in storage/migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from handlers.base import utcnow
+
+
+class Person(SQLModel, table=True):
+    """An employee, whatever platforms they use."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = ""
+    email: Optional[str] = Field(default=None, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Identity(SQLModel, table=True):
+    """A person's account on one platform."""
+
+    __table_args__ = (UniqueConstraint("platform", "tenant", "user_id", name="uq_identity_account"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    platform: str
+    tenant: str = ""
+    user_id: str
+    person_id: int = Field(foreign_key="person.id", index=True)
+
+
+class Ticket(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    subject: str
+    customer_email: str = Field(index=True)
+    customer_name: str = ""
+    source: str = "email"  # "email" or "web"
+    reply_url: Optional[str] = None
+    external_id: Optional[str] = None
+    status: str = Field(default="open", index=True)  # "open" or "closed"
+    claimed_by_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    closed_by_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    last_customer_at: datetime = Field(default_factory=utcnow)
+
+
+class TicketMessage(SQLModel, table=True):
+    """One message of a ticket's conversation: the customer's, an employee's reply, or a note."""
+
+    __tablename__ = "ticket_message"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    kind: str  # "customer", "reply" (to the customer), "note" (internal)
+    author_person_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    text: str = ""
+    # Idempotency: "email:<Message-ID>", "web:<external_id>", "slack:<channel>:<ts>"
+    external_key: Optional[str] = Field(default=None, unique=True)
+    email_message_id: Optional[str] = Field(default=None, index=True)  # for mail threading
+    attachments: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    # the chat message this came from (employee replies), for reactions: platform/tenant/channel/id
+    chat_ref: Optional[dict] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # replies only: "pending" → "sent" | "cancelled" | "failed"
+    delivery_state: Optional[str] = None
+    delivery_error: Optional[str] = None
+    delivery_job_id: Optional[int] = None  # the outbox job carrying it, so Undo can cancel it
+    delivered_at: Optional[datetime] = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ThreadAnchor(SQLModel, table=True):
+    """Where a ticket lives on a platform: its root message and thread."""
+
+    __tablename__ = "thread_anchor"
+    __table_args__ = (
+        UniqueConstraint("platform", "tenant", "channel", "thread_id", name="uq_anchor_thread"),
+        UniqueConstraint("ticket_id", "platform", name="uq_anchor_ticket_platform"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    platform: str
+    tenant: str = ""
+    channel: str
+    thread_id: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboxJob(SQLModel, table=True):
+    """A durable piece of outside work: a chat post, a reaction, a reply to a customer.
+
+    Jobs with the same ordering_key run one at a time, in id order.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_ready", "state", "run_after"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    ordering_key: Optional[str] = Field(default=None, index=True)
+    state: str = "pending"  # "pending", "done", "cancelled", "failed"
+    run_after: datetime = Field(default_factory=utcnow)
+    attempts: int = 0
+    leased_until: Optional[datetime] = None
+    lease_owner: Optional[str] = None
+    last_error: Optional[str] = None
+    created_at: datetime = Field(default_factory=utcnow)
+    done_at: Optional[datetime] = None
+
+
+class Setting(SQLModel, table=True):
+    """Small pieces of state that must survive a restart (a Teams channel reference, …)."""
+
+    key: str = Field(primary_key=True)
+    value: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,257 @@
+"""Queries that need care: atomic state changes, the outbox lease, lookups by natural keys."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Iterable, Sequence
+
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from handlers.base import Actor, PersonRef, ThreadRef, utcnow
+from storage.models import Identity, OutboxJob, Person, ThreadAnchor, Ticket, TicketMessage
+
+# ---------------------------------------------------------------- people
+
+
+def person_for(session: Session, actor: Actor) -> Person:
+    """The person behind a platform account, created on first sight."""
+    row = session.execute(
+        select(Identity).where(
+            Identity.platform == actor.platform,
+            Identity.tenant == actor.tenant,
+            Identity.user_id == actor.user_id,
+        )
+    ).first()
+    if row is not None:
+        identity = row[0]
+        person = session.get(Person, identity.person_id)
+        changed = False
+        if actor.name and person.name != actor.name:
+            person.name, changed = actor.name, True
+        if actor.email and person.email != actor.email.lower():
+            person.email, changed = actor.email.lower(), True
+        if changed:
+            session.add(person)
+        return person
+    person = None
+    if actor.email:
+        found = session.execute(select(Person).where(Person.email == actor.email.lower())).first()
+        person = found[0] if found else None
+    if person is None:
+        person = Person(name=actor.name or actor.user_id, email=actor.email.lower() if actor.email else None)
+        session.add(person)
+        session.flush()
+    session.add(Identity(platform=actor.platform, tenant=actor.tenant, user_id=actor.user_id, person_id=person.id))
+    session.flush()
+    return person
+
+
+def person_refs(session: Session, person_ids: Iterable[int | None]) -> dict[int, PersonRef]:
+    ids = {pid for pid in person_ids if pid is not None}
+    if not ids:
+        return {}
+    people = {p.id: p for (p,) in session.execute(select(Person).where(Person.id.in_(ids))).all()}
+    accounts: dict[int, list[tuple[str, str]]] = {}
+    for (ident,) in session.execute(select(Identity).where(Identity.person_id.in_(ids))).all():
+        accounts.setdefault(ident.person_id, []).append((ident.platform, ident.user_id))
+    return {pid: PersonRef(name=p.name, ids=tuple(sorted(accounts.get(pid, [])))) for pid, p in people.items()}
+
+
+# ---------------------------------------------------------------- tickets: atomic transitions
+
+
+def _transition(session: Session, ticket_id: int, where, values: dict) -> bool:
+    values = {**values, "updated_at": utcnow()}
+    result = session.execute(update(Ticket).where(Ticket.id == ticket_id, *where).values(**values))
+    return result.rowcount == 1
+
+
+def try_claim(session: Session, ticket_id: int, person_id: int) -> bool:
+    """Exactly one of any number of concurrent callers wins: a conditional UPDATE."""
+    return _transition(
+        session, ticket_id, (Ticket.claimed_by_id.is_(None), Ticket.status == "open"), {"claimed_by_id": person_id}
+    )
+
+
+def try_unclaim(session: Session, ticket_id: int, person_id: int) -> bool:
+    return _transition(session, ticket_id, (Ticket.claimed_by_id == person_id,), {"claimed_by_id": None})
+
+
+def try_close(session: Session, ticket_id: int, person_id: int) -> bool:
+    return _transition(session, ticket_id, (Ticket.status == "open",), {"status": "closed", "closed_by_id": person_id})
+
+
+def try_reopen(session: Session, ticket_id: int) -> bool:
+    return _transition(session, ticket_id, (Ticket.status == "closed",), {"status": "open", "closed_by_id": None})
+
+
+def fresh_ticket(session: Session, ticket_id: int) -> Ticket | None:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is not None:
+        session.refresh(ticket)
+    return ticket
+
+
+# ---------------------------------------------------------------- messages and threads
+
+
+def message_by_key(session: Session, external_key: str) -> TicketMessage | None:
+    row = session.execute(select(TicketMessage).where(TicketMessage.external_key == external_key)).first()
+    return row[0] if row else None
+
+
+def ticket_for_followup(session: Session, sender_email: str, message_ids: Sequence[str]) -> Ticket | None:
+    """The ticket an email answers: one of its messages (theirs or ours) has an id the mail refers
+    to, and the sender is that ticket's customer. Never by subject."""
+    if not message_ids:
+        return None
+    row = session.execute(
+        select(Ticket)
+        .join(TicketMessage, TicketMessage.ticket_id == Ticket.id)
+        .where(TicketMessage.email_message_id.in_(list(message_ids)), Ticket.customer_email == sender_email)
+        .order_by(TicketMessage.id.desc())
+    ).first()
+    return row[0] if row else None
+
+
+def ticket_for_thread(session: Session, thread: ThreadRef) -> int | None:
+    row = session.execute(
+        select(ThreadAnchor.ticket_id).where(
+            ThreadAnchor.platform == thread.platform,
+            ThreadAnchor.tenant == thread.tenant,
+            ThreadAnchor.channel == thread.channel,
+            ThreadAnchor.thread_id == thread.thread_id,
+        )
+    ).first()
+    return row[0] if row else None
+
+
+def anchor_for(session: Session, ticket_id: int, platform: str) -> ThreadAnchor | None:
+    row = session.execute(
+        select(ThreadAnchor).where(ThreadAnchor.ticket_id == ticket_id, ThreadAnchor.platform == platform)
+    ).first()
+    return row[0] if row else None
+
+
+def conversation(session: Session, ticket_id: int) -> list[TicketMessage]:
+    return [
+        m
+        for (m,) in session.execute(
+            select(TicketMessage).where(TicketMessage.ticket_id == ticket_id).order_by(TicketMessage.id)
+        ).all()
+    ]
+
+
+# ---------------------------------------------------------------- the outbox
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict,
+    ordering_key: str | None = None,
+    run_after: datetime | None = None,
+) -> OutboxJob:
+    job = OutboxJob(kind=kind, payload=payload, ordering_key=ordering_key, run_after=run_after or utcnow())
+    session.add(job)
+    session.flush()
+    return job
+
+
+def lease_jobs(session: Session, owner: str, limit: int, lease_seconds: float, now: datetime | None = None) -> list[OutboxJob]:
+    """Take up to ``limit`` due jobs for ``owner``. A job waits while an older job with the same
+    ordering key is still pending. On PostgreSQL, FOR UPDATE SKIP LOCKED lets many workers lease at
+    once without blocking each other; on SQLite the write lock serialises leases."""
+    now = now or utcnow()
+    earlier = aliased(OutboxJob)
+    blocked = exists().where(
+        earlier.ordering_key == OutboxJob.ordering_key,
+        earlier.id < OutboxJob.id,
+        earlier.state == "pending",
+    )
+    query = (
+        select(OutboxJob.id)
+        .where(
+            OutboxJob.state == "pending",
+            OutboxJob.run_after <= now,
+            or_(OutboxJob.leased_until.is_(None), OutboxJob.leased_until < now),
+            or_(OutboxJob.ordering_key.is_(None), ~blocked),
+        )
+        .order_by(OutboxJob.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=OutboxJob)
+    ids = [row[0] for row in session.execute(query).all()]
+    if not ids:
+        return []
+    session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id.in_(ids))
+        .values(leased_until=now + timedelta(seconds=lease_seconds), lease_owner=owner, attempts=OutboxJob.attempts + 1)
+    )
+    return [j for (j,) in session.execute(select(OutboxJob).where(OutboxJob.id.in_(ids)).order_by(OutboxJob.id)).all()]
+
+
+def extend_leases(session: Session, job_ids: list[int], owner: str, lease_seconds: float, now: datetime) -> int:
+    result = session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id.in_(job_ids), OutboxJob.lease_owner == owner, OutboxJob.state == "pending")
+        .values(leased_until=now + timedelta(seconds=lease_seconds))
+    )
+    return result.rowcount
+
+
+def finish_job(session: Session, job_id: int, owner: str) -> bool:
+    result = session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id == job_id, OutboxJob.lease_owner == owner, OutboxJob.state == "pending")
+        .values(state="done", done_at=utcnow(), leased_until=None, last_error=None)
+    )
+    return result.rowcount == 1
+
+
+def retry_job(session: Session, job_id: int, owner: str, error: str, delay_seconds: float,
+              now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    result = session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id == job_id, OutboxJob.lease_owner == owner, OutboxJob.state == "pending")
+        .values(leased_until=None, last_error=error[:2000], run_after=now + timedelta(seconds=delay_seconds))
+    )
+    return result.rowcount == 1
+
+
+def fail_job(session: Session, job_id: int, owner: str, error: str) -> bool:
+    result = session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id == job_id, OutboxJob.lease_owner == owner, OutboxJob.state == "pending")
+        .values(state="failed", done_at=utcnow(), leased_until=None, last_error=error[:2000])
+    )
+    return result.rowcount == 1
+
+
+def cancel_job(session: Session, job_id: int, now: datetime | None = None) -> bool:
+    """Cancel a job nobody is working on right now; False when it is under way or finished."""
+    now = now or utcnow()
+    result = session.execute(
+        update(OutboxJob)
+        .where(
+            OutboxJob.id == job_id,
+            OutboxJob.state == "pending",
+            or_(OutboxJob.leased_until.is_(None), OutboxJob.leased_until < now),
+        )
+        .values(state="cancelled", done_at=now)
+    )
+    return result.rowcount == 1
+
+
+def pending_jobs(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(OutboxJob).where(OutboxJob.state == "pending")).scalar_one()
+
+
+def next_due(session: Session) -> datetime | None:
+    return session.execute(select(func.min(OutboxJob.run_after)).where(OutboxJob.state == "pending")).scalar_one()
+

@@ -1,0 +1,10 @@
+import pytest
+
+from tests.stack import start_stack, stop_stack
+
+
+@pytest.fixture
+async def stack(sqlite_url):
+    s = await start_stack(sqlite_url)
+    yield s
+    await stop_stack(s)

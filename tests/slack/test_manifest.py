@@ -1,0 +1,104 @@
+"""The Slack app manifest (manifest.yml at the repo root) is complete and consistent with what Pitchin needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+MANIFEST_PATH = Path(__file__).resolve().parents[2] / "manifest.yml"
+
+# Events Pitchin handles -> the bot scope Slack requires for each.
+REQUIRED_EVENTS = {
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
+    "app_mention": "app_mentions:read",
+    "app_home_opened": None,  # no scope needed
+}
+REQUIRED_SCOPES = {
+    "chat:write",
+    "chat:write.public",
+    "commands",
+    "reactions:write",
+    "channels:history",
+    "groups:history",
+    "app_mentions:read",
+    "users:read",
+    "users:read.email",
+    "im:write",
+}
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    return yaml.safe_load(MANIFEST_PATH.read_text(encoding="utf-8"))
+
+
+def test_manifest_parses_with_expected_format(manifest):
+    assert isinstance(manifest, dict)
+    assert manifest["_metadata"] == {"major_version": 1, "minor_version": 1}
+    info = manifest["display_information"]
+    assert info["name"] == "Pitchin"
+    assert info["description"] and len(info["description"]) <= 140  # Slack's limit for the short description
+    assert str(info["background_color"]).startswith("#")
+    bot = manifest["features"]["bot_user"]
+    assert bot == {"display_name": "Pitchin", "always_online": True}
+    home = manifest["features"]["app_home"]
+    assert home["home_tab_enabled"] is True and home["messages_tab_enabled"] is True
+
+
+def test_slash_command_pitchin(manifest):
+    commands = {c["command"]: c for c in manifest["features"]["slash_commands"]}
+    assert "/pitchin" in commands
+    cmd = commands["/pitchin"]
+    assert cmd["description"]
+    assert cmd["usage_hint"] == "help | list"
+    assert cmd["should_escape"] is False
+    assert urlparse(cmd["url"]).path == "/slack/events"
+
+
+def test_every_needed_event_is_subscribed_with_its_scope(manifest):
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert set(REQUIRED_EVENTS) <= events, f"missing events: {set(REQUIRED_EVENTS) - events}"
+    for event, scope in REQUIRED_EVENTS.items():
+        assert scope is None or scope in scopes, f"{event} needs scope {scope}"
+
+
+def test_scopes_cover_what_pitchin_calls(manifest):
+    scopes = manifest["oauth_config"]["scopes"]["bot"]
+    assert len(scopes) == len(set(scopes)), "duplicate scopes"
+    assert REQUIRED_SCOPES <= set(scopes), f"missing scopes: {REQUIRED_SCOPES - set(scopes)}"
+
+
+def test_every_scope_line_is_commented():
+    text = MANIFEST_PATH.read_text(encoding="utf-8")
+    lines = text[text.index("    bot:") :].splitlines()[1:]
+    scope_lines = []
+    for line in lines:
+        if not line.startswith("      - "):
+            break
+        scope_lines.append(line)
+    assert scope_lines and all("#" in line for line in scope_lines)
+
+
+def test_request_urls_point_at_slack_events(manifest):
+    settings = manifest["settings"]
+    urls = [
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+        *(c["url"] for c in manifest["features"]["slash_commands"]),
+    ]
+    for url in urls:
+        parsed = urlparse(url)
+        assert parsed.scheme == "https" and parsed.path == "/slack/events", url
+    assert settings["interactivity"]["is_enabled"] is True
+
+
+def test_settings_flags(manifest):
+    settings = manifest["settings"]
+    assert settings["org_deploy_enabled"] is False
+    assert settings["socket_mode_enabled"] is False
+    assert settings["token_rotation_enabled"] is False
