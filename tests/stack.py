@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass, replace
 
 import aiohttp
@@ -34,6 +35,13 @@ def settings_for(db_url: str, fake: FakeSlackApi | None, smtp: SmtpSink | None, 
         undo_seconds=1,
     )
     return replace(base, **overrides)
+
+
+class LaterClock:
+    """Ten minutes from now: lets a test skip a retry's backoff instead of waiting for it."""
+
+    def now(self):
+        return datetime.now(timezone.utc) + timedelta(minutes=10)
 
 
 @dataclass
@@ -108,9 +116,11 @@ class Stack:
         return posts[index]
 
 
-async def start_stack(db_url: str, **overrides) -> Stack:
+async def start_stack(db_url: str, socket_mode_url: str | None = None, **overrides) -> Stack:
     slack = FakeSlackApi()
     await slack.start()
+    if socket_mode_url:
+        slack.set_socket_mode_url(socket_mode_url)
     smtp = SmtpSink()
     smtp.start()
     pitchin = Pitchin(settings_for(db_url, slack, smtp, **overrides))

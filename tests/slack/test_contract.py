@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes.slack_contract import SKIP_REASON, SlackContract, contract_available
-from tests.stack import raw_mail
+from tests.stack import LaterClock, raw_mail
 
 pytestmark = pytest.mark.skipif(not contract_available(), reason=SKIP_REASON)
 
@@ -19,7 +19,7 @@ async def test_a_whole_ticket_loop_uses_only_documented_methods_and_arguments(st
     _, ann_ts = await stack.say_in_thread("UANN", "Looking into it", root_ts)
     await stack.slack.wait_for("reactions.add", where=lambda c: c.args["name"] == "warning")
     stack.smtp.start()
-    stack.pitchin.ctx.clock = _Later()
+    stack.pitchin.ctx.clock = LaterClock()
     await stack.slack.wait_for("reactions.add", where=lambda c: c.args["name"] == "white_check_mark", timeout=15)
     await stack.slack.wait_for("reactions.remove")
     await stack.post_email(raw_mail(body="thanks", message_id="<m2@mail.example.com>", in_reply_to="<m1@mail.example.com>"))
@@ -37,11 +37,3 @@ async def test_a_whole_ticket_loop_uses_only_documented_methods_and_arguments(st
                 for p in contract.check(c.method, c.args)]
     assert problems == [] and stack.slack.violations == []
 
-
-class _Later:
-    """Jump past the retry backoff so the test does not wait for it."""
-
-    def now(self):
-        from datetime import datetime, timedelta, timezone
-
-        return datetime.now(timezone.utc) + timedelta(minutes=10)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tests.stack import CHANNEL, raw_mail
+from tests.stack import CHANNEL, LaterClock, raw_mail, start_stack, stop_stack
 
 
 def block_texts(blocks) -> str:
@@ -24,7 +24,8 @@ def buttons(blocks) -> list[str]:
     return [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
 
 
-async def test_whole_loop_email_to_thread_and_back(stack):
+async def test_whole_loop_email_to_thread_and_back(any_stack):
+    stack = any_stack
     status, body = await stack.post_email(raw_mail())
     assert status == 202 and body["new_ticket"] is True
     ticket = str(body["ticket_id"])
@@ -120,33 +121,25 @@ async def test_stranger_cannot_post_into_a_ticket_thread(stack):
     assert not [c for c in stack.slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == root_ts]
 
 
-async def test_undo_button_keeps_reply_from_customer(stack):
-    await stack.pitchin.stop()
-    from tests.stack import start_stack
-
+async def test_undo_button_keeps_reply_from_customer(sqlite_url):
     # a longer window so the click certainly lands inside it
-    s2 = await start_stack(stack.pitchin.settings.database_url, undo_seconds=30)
+    stack = await start_stack(sqlite_url, undo_seconds=30)
     try:
-        _, body = await s2.post_email(raw_mail())
-        root_ts = (await s2.ticket_post()).response["ts"]
-        await s2.say_in_thread("UANN", "Wrong ticket, sorry", root_ts)
-        note = (await s2.slack.wait_for("chat.postEphemeral"))[-1]
+        await stack.post_email(raw_mail())
+        root_ts = (await stack.ticket_post()).response["ts"]
+        await stack.say_in_thread("UANN", "Wrong ticket, sorry", root_ts)
+        note = (await stack.slack.wait_for("chat.postEphemeral"))[-1]
         undo = next(e for b in note.args["blocks"] if b["type"] == "actions" for e in b["elements"])
-        _, rid = await s2.click("reply.undo", undo["value"], "UANN", root_ts)
-        assert "Taken back" in (await s2.response(rid))["text"]
-        s2.pitchin.ctx.clock = type("Later", (), {"now": staticmethod(lambda: __import__("datetime").datetime.now(
-            __import__("datetime").timezone.utc) + __import__("datetime").timedelta(seconds=60))})()
-        await s2.pitchin.worker.run_once()
-        assert s2.smtp.messages == []
+        _, rid = await stack.click("reply.undo", undo["value"], "UANN", root_ts)
+        told = await stack.response(rid)
+        assert "Taken back" in told["text"] and told["replace_original"] is True
+        stack.pitchin.ctx.clock = LaterClock()  # well past the window
+        await stack.pitchin.worker.run_once()
+        assert stack.smtp.messages == []
+        _, rid = await stack.click("reply.undo", undo["value"], "UBOB", root_ts)
+        assert "Only the person who wrote a reply" in (await stack.response(rid))["text"]
     finally:
-        from tests.stack import stop_stack
-
-        await stop_stack(s2)
-        stack.pitchin.stop = _noop  # already stopped above
-
-
-async def _noop():
-    return None
+        await stop_stack(stack)
 
 
 async def test_slash_command_lists_and_claims(stack):

@@ -1,0 +1,73 @@
+"""Configuration errors name the variable and what it is for; a .env file is read too."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_without_anything():
+    s = load_settings({}, dotenv=None)
+    assert (s.database_url, s.host, s.port, s.undo_seconds) == ("sqlite:///pitchin.db", "127.0.0.1", 3000, 10.0)
+    assert not s.slack_enabled
+
+
+def test_slack_without_secret_and_channel_names_both():
+    with pytest.raises(ConfigError) as exc:
+        load_settings({"SLACK_BOT_TOKEN": "xoxb-1"}, dotenv=None)
+    text = str(exc.value)
+    assert "SLACK_SIGNING_SECRET is not set" in text and "signing secret" in text
+    assert "PITCHIN_SUPPORT_CHANNEL is not set" in text and "channel id" in text
+
+
+def test_socket_mode_needs_no_signing_secret():
+    s = load_settings({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "PITCHIN_SUPPORT_CHANNEL": "C1"},
+                      dotenv=None)
+    assert s.slack_socket_mode
+
+
+@pytest.mark.parametrize("env, words", [
+    ({"PORT": "eighty"}, "PORT is “eighty”, not a port number"),
+    ({"PITCHIN_UNDO_SECONDS": "-1"}, "PITCHIN_UNDO_SECONDS is “-1”"),
+    ({"SMTP_URL": "http://mail", "PITCHIN_FROM_EMAIL": "a@b.c"}, "SMTP_URL starts with “http://”"),
+    ({"SMTP_URL": "smtp://mail:25"}, "PITCHIN_FROM_EMAIL is not set, but SMTP_URL is"),
+    ({"IMAP_URL": "pop3://x"}, "IMAP_URL must start with imap:// or imaps://"),
+    ({"DATABASE_URL": "pitchin.db"}, "DATABASE_URL is “pitchin.db”, not a URL"),
+])
+def test_bad_values_are_named(env, words):
+    with pytest.raises(ConfigError) as exc:
+        load_settings(env, dotenv=None)
+    assert words in str(exc.value)
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("PORT=4000\nPITCHIN_INTAKE_TOKEN=from-file\n")
+    s = load_settings({"PORT": "5000"}, dotenv=dotenv)
+    assert s.port == 5000 and s.intake_token == "from-file"
+
+
+def test_serve_refuses_to_start_with_a_clear_message(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-1"}
+    result = subprocess.run([sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert "Pitchin cannot start" in result.stderr and "SLACK_SIGNING_SECRET is not set" in result.stderr
+
+
+def test_db_upgrade_command_creates_the_tables(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    result = subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "is at revision 0001" in result.stdout
+    again = subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "is at revision 0001" in again.stdout
