@@ -135,8 +135,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
             continue
         raw = raw.strip()
         if f.name == "port":
-            if not raw.isdigit() or not 0 < int(raw) < 65536:
-                problems.append(_problem(var, f"is “{raw}”, not a port number (1–65535)"))
+            if not raw.isdigit() or not 0 <= int(raw) < 65536:
+                problems.append(_problem(var, f"is “{raw}”, not a port number (0–65535; 0 picks a free one)"))
                 continue
             values[f.name] = int(raw)
         elif f.name == "undo_seconds":

@@ -210,10 +210,15 @@ def reopen(ctx: Context, actor: Actor, ticket_id: int) -> Reply:
 # ---------------------------------------------------------------- answering in the thread
 
 
+def ticket_in_thread(ctx: Context, thread: ThreadRef) -> int | None:
+    """The ticket whose thread this is, if any (adapters check before looking up who wrote)."""
+    with ctx.db.transaction() as session:
+        return repos.ticket_for_thread(session, thread)
+
+
 def thread_reply(ctx: Context, actor: Actor, thread: ThreadRef, source: MessageRef, text: str) -> Reply | None:
     """A person wrote in a thread. None when it is not a ticket's thread or was seen before."""
-    with ctx.db.transaction() as session:
-        ticket_id = repos.ticket_for_thread(session, thread)
+    ticket_id = ticket_in_thread(ctx, thread)
     if ticket_id is None:
         return None
     return answer(ctx, actor, ticket_id, text, source)

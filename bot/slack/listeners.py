@@ -45,8 +45,11 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
         if parsed is None:
             return
         thread, source, text = parsed
+        ticket_id = await asyncio.to_thread(tickets.ticket_in_thread, ctx, thread)
+        if ticket_id is None:
+            return  # a thread in some other conversation: none of Pitchin's business
         actor = await people.actor(event["user"])
-        reply = await asyncio.to_thread(tickets.thread_reply, ctx, actor, thread, source, text)
+        reply = await asyncio.to_thread(tickets.answer, ctx, actor, ticket_id, text, source)
         if reply is not None:
             await context.client.chat_postEphemeral(
                 channel=thread.channel,

@@ -1,0 +1,167 @@
+"""`pitchin console`: the whole core with this terminal as the support channel (no Slack needed).
+
+Customer messages still arrive over HTTP (/intake/*) and are delivered to the terminal by the
+same outbox worker that posts to Slack; typed commands run the same handlers a Slack click does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shlex
+import signal
+import sys
+from dataclasses import replace
+from typing import TextIO
+
+from bot.config import Settings
+from bot.console.chat import ConsoleChat
+from bot.console.repl import LineSource, QueueLines, Repl, StreamLines, local_actor
+
+__all__ = ["run_console", "Console", "ConsoleChat", "QueueLines", "StreamLines", "banner"]
+
+PROMPT = "pitchin> "
+
+
+def console_settings(settings: Settings) -> Settings:
+    """The settings the console runs on: never Slack (the terminal is the channel), and an
+    absolute Maildir so the banner shows exactly where replies go."""
+    return replace(settings, slack_bot_token="", slack_app_token="", maildir=os.path.abspath(settings.maildir))
+
+
+class Console:
+    """One Pitchin process whose chat platform is a text stream."""
+
+    def __init__(self, settings: Settings, lines: LineSource | TextIO | None = None, output: TextIO | None = None,
+                 user: str | None = None, prompt: str | None = None):
+        from bot.app import Pitchin
+
+        self.settings = console_settings(settings)
+        self.output = output
+        self.chat = ConsoleChat(output)
+        source = lines if lines is not None else sys.stdin
+        if not _is_async_source(source):
+            if prompt is None:
+                prompt = PROMPT if _isatty(source) and _isatty(self.chat.stream) else ""
+            source = StreamLines(source)
+        self.pitchin = Pitchin(self.settings, extra_chats={"console": self.chat})
+        self.repl = Repl(self.pitchin.ctx, self.chat, source, local_actor(user), prompt or "")
+
+    @property
+    def port(self) -> int:
+        return self.pitchin.port
+
+    @property
+    def ctx(self):
+        return self.pitchin.ctx
+
+    async def start(self) -> None:
+        await self.pitchin.start(http=True, worker=True, scheduler=False)
+        self.chat.write(banner(self.settings, self.port, self.repl.actor.name))
+
+    async def run(self) -> None:
+        await self.repl.run()
+
+    async def stop(self) -> None:
+        await self.pitchin.stop()
+
+
+def _is_async_source(source) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(getattr(source, "readline", None))
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def banner(settings: Settings, port: int, user: str) -> str:
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    url = f"http://{host}:{port}/intake/messages"
+    lines = [
+        "Pitchin console: this terminal is the support channel.",
+        f"You are {user}. Type `help` for the commands, `quit` to leave.",
+        "",
+    ]
+    if settings.intake_token:
+        example = '{"email": "carol@example.com", "name": "Carol", "subject": "Double charge", ' \
+                  '"text": "My card was charged twice."}'
+        lines += [
+            f"Customer messages arrive over HTTP at {url}, e.g.:",
+            f"  curl -X POST {url} \\",
+            f"    -H {shlex.quote('Authorization: Bearer ' + settings.intake_token)} \\",
+            "    -H 'Content-Type: application/json' \\",
+            f"    -d {shlex.quote(example)}",
+            f"  (raw emails: POST them to http://{host}:{port}/intake/email as message/rfc822)",
+        ]
+    else:
+        lines += [
+            "Intake is off: PITCHIN_INTAKE_TOKEN is not set, so /intake/* refuses every request.",
+            "  To let customer messages in, start with a token: PITCHIN_INTAKE_TOKEN=some-secret pitchin console",
+        ]
+    if settings.smtp_url:
+        lines.append("Replies to customers are sent through SMTP_URL.")
+    else:
+        lines += [
+            "SMTP_URL is not set: customer replies are not emailed; each is written as an .eml file to the Maildir",
+            f"  {settings.maildir}  (new mail in {os.path.join(settings.maildir, 'new')})",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+async def run_console(settings: Settings, lines: LineSource | TextIO | None = None, output: TextIO | None = None,
+                      user: str | None = None) -> None:
+    """Run Pitchin with the terminal as its support channel until `quit`, end of input, Ctrl-C or
+    SIGTERM; then stop it cleanly (the outbox keeps whatever was not delivered yet)."""
+    quiet = logging.getLogger("pitchin")
+    migrations = logging.getLogger("alembic")
+    before = quiet.level, migrations.level
+    verbose = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+    if not verbose:  # the banner says what start() would log; keep the terminal for tickets
+        quiet.setLevel(logging.ERROR)
+        migrations.setLevel(logging.WARNING)
+    console = Console(settings, lines, output, user)
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    try:
+        try:
+            await console.start()
+        except OSError as exc:  # the port is taken, or the host is not an address of this machine
+            raise SystemExit(f"Pitchin console cannot listen on {settings.host}:{settings.port}: "
+                             f"{exc.strerror or exc}. Set PORT (and HOST) to a free address.") from None
+        if not verbose:
+            quiet.setLevel(logging.WARNING)  # delivery failures and retries still show
+        repl = asyncio.create_task(console.run(), name="console-repl")
+        interrupted = False
+
+        def interrupt() -> None:
+            nonlocal interrupted
+            interrupted = True
+            repl.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, interrupt)
+                installed.append(sig)
+            except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or Windows
+                pass
+        try:
+            await repl
+        except asyncio.CancelledError:
+            if not interrupted:
+                raise
+            console.chat.write("")  # end the line ^C was typed on
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await console.stop()
+        quiet.setLevel(before[0])
+        migrations.setLevel(before[1])
+    console.chat.write("Bye.")
