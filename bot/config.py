@@ -168,8 +168,16 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
             problems.append(_problem("PITCHIN_FROM_EMAIL", "is not set, but SMTP_URL is"))
     if settings.from_email and "@" not in settings.from_email:
         problems.append(_problem("PITCHIN_FROM_EMAIL", f"is “{settings.from_email}”, not an email address"))
-    if settings.imap_url and urlparse(settings.imap_url).scheme not in ("imap", "imaps"):
-        problems.append(_problem("IMAP_URL", "must start with imap:// or imaps://"))
+    if settings.imap_url:
+        from bot.inbox.imap import parse_imap_url
+
+        if urlparse(settings.imap_url).scheme not in ("imap", "imaps"):
+            problems.append(_problem("IMAP_URL", "must start with imap:// or imaps://"))
+        else:
+            try:
+                parse_imap_url(settings.imap_url)
+            except ValueError as exc:
+                problems.append(f"{exc} IMAP_URL is {PURPOSE['IMAP_URL']}.")
     if "://" not in settings.database_url:
         problems.append(_problem("DATABASE_URL", f"is “{settings.database_url}”, not a URL"))
     if problems:

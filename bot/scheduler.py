@@ -37,8 +37,11 @@ class Scheduler:
         if not db.is_postgres:
             return True
         conn = db.engine.raw_connection()
+        conn.detach()  # its own connection, never handed back to the pool while it holds the lock
+        conn.dbapi_connection.autocommit = True  # not left "idle in transaction" for hours
         cur = conn.cursor()
-        cur.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,))
+        # keyed by schema too, so two Pitchin installations sharing one database do not block each other
+        cur.execute("SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (LEADER_LOCK,))
         got = cur.fetchone()[0]
         cur.close()
         if got:
@@ -73,6 +76,7 @@ class Scheduler:
             self.aps.shutdown(wait=False)
         if self._lock_conn is not None:
             self._lock_conn.close()
+            self._lock_conn = None
 
 
 def _now():
