@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import aiohttp
 from aiohttp import web
 
 from bot.config import Settings
@@ -74,6 +75,10 @@ class Pitchin:
             log.warning("PITCHIN_INTAKE_TOKEN is not set: /intake/* refuses every request.")
         if not self.settings.smtp_url:
             log.warning("SMTP_URL is not set: replies to customers are written to the Maildir %s", self.settings.maildir)
+        if self.slack_app is not None:
+            # one connection pool for every Web API call (the SDK otherwise opens a session per call)
+            self._slack_http = aiohttp.ClientSession()
+            self.slack_app.client.session = self._slack_http
         if http:
             self._runner = web.AppRunner(self.web_app(), access_log=None)
             await self._runner.setup()
@@ -110,4 +115,6 @@ class Pitchin:
         close = getattr(self.customers, "close", None)
         if close is not None:
             await close()
+        if getattr(self, "_slack_http", None) is not None:
+            await self._slack_http.close()
         self.db.dispose()

@@ -19,6 +19,7 @@ class Database:
     def __init__(self, url: str, echo: bool = False):
         self.url = url
         self.engine: Engine = make_engine(url, echo=echo)
+        self._reader = self.engine.execution_options(pitchin_read_only=True)
 
     @property
     def is_sqlite(self) -> bool:
@@ -29,9 +30,13 @@ class Database:
         return self.engine.dialect.name == "postgresql"
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on any error."""
-        with Session(self.engine, expire_on_commit=False) as session:
+    def transaction(self, read_only: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error.
+
+        ``read_only`` lets SQLite readers start without the write lock (plain BEGIN), so they do not
+        queue behind writers; a read-only transaction that writes anyway fails loudly."""
+        bind = self._reader if read_only else self.engine
+        with Session(bind, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
@@ -84,7 +89,10 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get("pitchin_read_only"):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(engine: Engine):

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every benchmark with its defaults; one JSON line per result on stdout, nothing is asserted.
+# PostgreSQL: PITCHIN_TEST_DATABASE_URL when set (as .ci/run), else the local server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${VIRTUAL_ENV:-}" ] && [ -f .venv/bin/activate ]; then
+    . .venv/bin/activate
+fi
+PG_URL="${PITCHIN_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
+
+python bench/intake_throughput.py --pg-url "$PG_URL"
+python bench/claim_latency.py --pg-url "$PG_URL"
