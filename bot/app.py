@@ -46,6 +46,11 @@ class Pitchin:
             from bot.slack import build_slack
 
             self.slack_app, self.chats["slack"] = build_slack(settings, self.ctx)
+        self.teams_handler = None
+        if settings.teams_enabled:
+            from bot.teams import build_teams
+
+            self.teams_handler, self.chats["teams"] = build_teams(settings, self.ctx)
         self.ctx.platforms = tuple(self.chats)
         self.customers = customers if customers is not None else customer_channel(settings)
         self.worker = DeliveryWorker(self.ctx, self.chats, self.customers)
@@ -66,11 +71,16 @@ class Pitchin:
         slack = None
         if self.slack_app is not None and not self.settings.slack_socket_mode:
             slack = slack_http_handler(self.slack_app)
-        return make_web_app(self.ctx, self.settings.intake_token, slack_handler=slack)
+        return make_web_app(self.ctx, self.settings.intake_token, slack_handler=slack, teams_handler=self.teams_handler)
 
     async def start(self, *, http: bool = True, worker: bool = True, scheduler: bool = True) -> None:
         if not self.chats:
-            log.warning("No chat platform is configured (SLACK_BOT_TOKEN): tickets are stored but posted nowhere.")
+            log.warning("No chat platform is configured (SLACK_BOT_TOKEN, MICROSOFT_APP_ID or PITCHIN_TEAMS): "
+                        "tickets are stored but posted nowhere.")
+        if http and self.settings.teams_enabled and not self.settings.teams_authenticated:
+            log.warning("TEAMS IS UNAUTHENTICATED: MICROSOFT_APP_ID is empty, so /api/messages accepts activities "
+                        "from anyone. Use this only on your own machine; set MICROSOFT_APP_ID and "
+                        "MICROSOFT_APP_PASSWORD before exposing Pitchin.")
         if not self.settings.intake_token:
             log.warning("PITCHIN_INTAKE_TOKEN is not set: /intake/* refuses every request.")
         if not self.settings.smtp_url:

@@ -1,4 +1,4 @@
-"""The `pitchin` command: serve, worker, console, db upgrade."""
+"""The `pitchin` command: serve, worker, console, db upgrade, teams-package."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from bot.config import ConfigError, load_settings
 
@@ -20,6 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-worker", action="store_true", help="leave outbox delivery to `pitchin worker` processes")
     sub.add_parser("worker", help="deliver queued posts and replies (and run the scheduler when it is free)")
     sub.add_parser("console", help="try Pitchin in the terminal: the terminal is the support channel")
+    package = sub.add_parser("teams-package", help="write the Teams app package (zip) to upload in Teams")
+    package.add_argument("--out", default="pitchin-teams.zip", help="where to write it (default: %(default)s)")
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND")
     db_sub.add_parser("upgrade", help="create or update the tables")
@@ -38,7 +41,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.print_help()
         sys.exit(2)
     try:
-        settings = load_settings()
+        # only running the bot needs the Teams secret; the package, the console and db commands do not
+        settings = load_settings(teams_credentials=args.command in ("serve", "worker"))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         sys.exit(2)
@@ -56,6 +60,9 @@ def main(argv: list[str] | None = None) -> None:
         else:
             parser.parse_args(["db", "--help"])
         return
+    if args.command == "teams-package":
+        _teams_package(settings, Path(args.out))
+        return
     if args.command == "console":
         from bot.console import run_console
 
@@ -65,6 +72,21 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_run(settings, http=True, worker=not args.no_worker, scheduler=not args.no_scheduler))
     elif args.command == "worker":
         asyncio.run(_run(settings, http=False, worker=True, scheduler=True))
+
+
+def _teams_package(settings, out: Path) -> None:
+    from bot.teams.package import PLACEHOLDER_SITE, PackageError, build_package
+
+    try:
+        written = build_package(settings.microsoft_app_id, out, settings.public_url)
+    except PackageError as exc:
+        print(f"pitchin teams-package: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(f"Wrote {written}: upload it in Teams → Apps → Manage your apps → Upload an app, add it to a team, "
+          "then say @Pitchin tickets here in the channel for tickets.")
+    if not settings.public_url.startswith("https://"):
+        print(f"Note: PITCHIN_PUBLIC_URL is not an https:// address, so the manifest's developer links point at "
+              f"{PLACEHOLDER_SITE}; set it to your server's public address and build the package again.")
 
 
 async def _run(settings, *, http: bool, worker: bool, scheduler: bool) -> None:

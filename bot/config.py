@@ -23,10 +23,11 @@ PURPOSE = {
     "SLACK_APP_TOKEN": "a Slack app-level token (xapp-…) with connections:write, to use Socket Mode",
     "SLACK_API_URL": "the Slack Web API base URL",
     "PITCHIN_SUPPORT_CHANNEL": "the Slack channel id (C…) where new tickets are posted",
-    "MICROSOFT_APP_ID": "the Teams bot's app id",
+    "MICROSOFT_APP_ID": "the Teams bot's Microsoft app id (Azure Bot → Configuration); it switches Teams on",
     "MICROSOFT_APP_PASSWORD": "the Teams bot's client secret",
     "MICROSOFT_APP_TENANT_ID": "the Teams bot's tenant (single-tenant bots)",
     "MICROSOFT_APP_TYPE": "MultiTenant, SingleTenant or UserAssignedMSI",
+    "PITCHIN_TEAMS": "switches Teams on without MICROSOFT_APP_ID (1/true), for local use: /api/messages is then unauthenticated",
     "SMTP_URL": "the mail server replies to customers go through (smtp://user:pass@host:587?starttls=true)",
     "PITCHIN_FROM_EMAIL": "the From address of replies to customers",
     "PITCHIN_MAILDIR": "where replies are written as .eml files when SMTP_URL is not set",
@@ -55,6 +56,7 @@ class Settings:
     microsoft_app_password: str = ""
     microsoft_app_tenant_id: str = ""
     microsoft_app_type: str = "MultiTenant"
+    teams: bool = False  # PITCHIN_TEAMS: Teams without an app id (local, unauthenticated)
     smtp_url: str = ""
     from_email: str = ""
     maildir: str = "maildir"
@@ -70,6 +72,14 @@ class Settings:
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token)
+
+    @property
+    def teams_enabled(self) -> bool:
+        return bool(self.microsoft_app_id) or self.teams
+
+    @property
+    def teams_authenticated(self) -> bool:
+        return bool(self.microsoft_app_id)
 
     @property
     def slack_socket_mode(self) -> bool:
@@ -97,6 +107,7 @@ ENV_NAMES = {
     "microsoft_app_password": "MICROSOFT_APP_PASSWORD",
     "microsoft_app_tenant_id": "MICROSOFT_APP_TENANT_ID",
     "microsoft_app_type": "MICROSOFT_APP_TYPE",
+    "teams": "PITCHIN_TEAMS",
     "smtp_url": "SMTP_URL",
     "from_email": "PITCHIN_FROM_EMAIL",
     "maildir": "PITCHIN_MAILDIR",
@@ -115,9 +126,15 @@ def _problem(var: str, what: str) -> str:
     return f"{var} {what}. {var} is {PURPOSE[var]}."
 
 
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off"}
+APP_TYPES = {"multitenant": "MultiTenant", "singletenant": "SingleTenant", "userassignedmsi": "UserAssignedMSI"}
+
+
 def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env"), *,
-                  need_slack: bool = False) -> Settings:
-    """Read and check every setting. Raises ConfigError listing every problem at once."""
+                  need_slack: bool = False, teams_credentials: bool = True) -> Settings:
+    """Read and check every setting. Raises ConfigError listing every problem at once.
+    ``teams_credentials=False`` skips the Teams secret checks (building the app package needs only the id)."""
     env = dict(environ if environ is not None else os.environ)
     if dotenv is not None and dotenv.is_file():
         from dotenv import dotenv_values
@@ -139,6 +156,16 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
                 problems.append(_problem(var, f"is “{raw}”, not a port number (0–65535; 0 picks a free one)"))
                 continue
             values[f.name] = int(raw)
+        elif f.name == "teams":
+            if raw.lower() not in TRUE | FALSE:
+                problems.append(_problem(var, f"is “{raw}”; use 1 or true to switch Teams on, 0 or false for off"))
+                continue
+            values[f.name] = raw.lower() in TRUE
+        elif f.name == "microsoft_app_type":
+            if raw.lower() not in APP_TYPES:
+                problems.append(_problem(var, f"is “{raw}”; use MultiTenant, SingleTenant or UserAssignedMSI"))
+                continue
+            values[f.name] = APP_TYPES[raw.lower()]
         elif f.name == "undo_seconds":
             try:
                 values[f.name] = float(raw)
@@ -160,6 +187,12 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
             problems.append(_problem("PITCHIN_SUPPORT_CHANNEL", "is not set"))
         if settings.slack_app_token and not settings.slack_app_token.startswith("xapp-"):
             problems.append(_problem("SLACK_APP_TOKEN", "does not start with xapp-"))
+    if settings.microsoft_app_id and teams_credentials:
+        if settings.microsoft_app_type != "UserAssignedMSI" and not settings.microsoft_app_password:
+            problems.append(_problem("MICROSOFT_APP_PASSWORD", "is not set, but MICROSOFT_APP_ID is"))
+        if settings.microsoft_app_type != "MultiTenant" and not settings.microsoft_app_tenant_id:
+            problems.append(_problem("MICROSOFT_APP_TENANT_ID",
+                                     f"is not set, but MICROSOFT_APP_TYPE is {settings.microsoft_app_type}"))
     if settings.smtp_url:
         scheme = urlparse(settings.smtp_url).scheme
         if scheme not in ("smtp", "smtps"):

@@ -15,7 +15,7 @@ import socket
 from typing import Awaitable, Callable
 
 from handlers import tickets
-from handlers.base import ChatPort, CustomerChannel, DeliveryError, MessageRef
+from handlers.base import ChatPort, CustomerChannel, DeliveryError, DeliveryMark, MessageRef
 from handlers.context import Context
 from storage import repos
 from storage.models import OutboxJob
@@ -23,6 +23,17 @@ from storage.models import OutboxJob
 log = logging.getLogger("pitchin.delivery")
 
 MAX_BACKOFF = 300.0
+
+# "chat.react" jobs (emoji, remove) → the delivery state they showed
+LEGACY_REACTIONS = {
+    ("white_check_mark", False): "sent",
+    ("warning", False): "failed",
+    ("warning", True): "recovered",
+}
+
+
+def _message_ref(p: dict) -> MessageRef:
+    return MessageRef(p["platform"], p.get("tenant", ""), p["channel"], p["message_id"], p.get("thread_id"))
 
 
 def backoff(attempt: int) -> float:
@@ -63,7 +74,8 @@ class DeliveryWorker:
             "chat.update_ticket": self._update_ticket,
             "chat.customer_message": self._customer_message,
             "chat.notice": self._notice,
-            "chat.react": self._react,
+            "chat.mark_delivery": self._mark_delivery,
+            "chat.react": self._legacy_react,  # queued by versions before chat.mark_delivery
             "customer.reply": self._customer_reply,
         }
 
@@ -115,7 +127,7 @@ class DeliveryWorker:
         self.wake()
 
     async def run_once(self) -> int:
-        jobs = await asyncio.to_thread(self._lease)
+        jobs = await self.ctx.db.run(self._lease)
         if jobs:
             await asyncio.gather(*(self._run_job(job) for job in jobs))
         return len(jobs)
@@ -136,7 +148,7 @@ class DeliveryWorker:
         try:
             if handler is None:
                 raise DeliveryError(f"unknown job kind {job.kind!r}", permanent=True)
-            await handler(job)
+            after = await handler(job)  # a job may hand back DB work to do as it is marked done
         except DeliveryError as exc:
             if exc.permanent:
                 await self._db(repos.fail_job, job.id, self.owner, str(exc))
@@ -154,7 +166,12 @@ class DeliveryWorker:
                 classified = RetryLater(f"{type(exc).__name__}: {exc}")
             await self._retry(job, str(classified), classified.delay)
             return
-        await self._db(repos.finish_job, job.id, self.owner)
+        await self._db(self._finish, job.id, after)
+
+    def _finish(self, session, job_id: int, after) -> None:
+        if after is not None:
+            after(session)
+        repos.finish_job(session, job_id, self.owner)
 
     async def _retry(self, job: OutboxJob, error: str, delay: float | None) -> None:
         wait = delay if delay is not None else backoff(job.attempts)
@@ -166,7 +183,7 @@ class DeliveryWorker:
             with self.ctx.db.transaction() as session:
                 return fn(session, *args)
 
-        return await asyncio.to_thread(work)
+        return await self.ctx.db.run(work)
 
     def _chat(self, job: OutboxJob) -> ChatPort:
         port = self.chats.get(job.payload["platform"])
@@ -175,7 +192,7 @@ class DeliveryWorker:
         return port
 
     async def _thread(self, job: OutboxJob):
-        thread = await asyncio.to_thread(tickets.thread_of, self.ctx, job.payload["ticket_id"], job.payload["platform"])
+        thread = await self.ctx.db.run(tickets.thread_of, self.ctx, job.payload["ticket_id"], job.payload["platform"])
         if thread is None:
             # the ticket's root post has not been made (it is ahead of this job in the queue)
             raise RetryLater("the ticket has not been posted yet", delay=5)
@@ -185,26 +202,24 @@ class DeliveryWorker:
 
     async def _post_ticket(self, job: OutboxJob) -> None:
         ticket_id, platform = job.payload["ticket_id"], job.payload["platform"]
-        if await asyncio.to_thread(tickets.thread_of, self.ctx, ticket_id, platform):
-            return  # posted before a crash; do not post twice
         port = self._chat(job)
-        card = await asyncio.to_thread(tickets.card_for, self.ctx, ticket_id)
+        posted, card = await self.ctx.db.run(tickets.ticket_to_post, self.ctx, ticket_id, platform)
+        if posted is not None or card is None:
+            return None  # posted before a crash (do not post twice), or the ticket is gone
         thread = await port.post_ticket(card)
-        await asyncio.to_thread(tickets.anchor, self.ctx, ticket_id, thread)
-        if card.body_truncated:
-            text = await asyncio.to_thread(tickets.full_text, self.ctx, ticket_id)
-            await port.post_in_thread(thread, f"Full message:\n{text}")
+        # the anchor is stored in the same transaction that marks this job done
+        return lambda session: tickets.anchor_in(session, ticket_id, thread, full_text=card.body_truncated)
 
     async def _update_ticket(self, job: OutboxJob) -> None:
         port = self._chat(job)
         thread = await self._thread(job)
-        card = await asyncio.to_thread(tickets.card_for, self.ctx, job.payload["ticket_id"])
+        card = await self.ctx.db.run(tickets.card_for, self.ctx, job.payload["ticket_id"])
         await port.update_ticket(thread, card)
 
     async def _customer_message(self, job: OutboxJob) -> None:
         port = self._chat(job)
         thread = await self._thread(job)
-        text = await asyncio.to_thread(tickets.full_text, self.ctx, job.payload["ticket_id"], job.payload["message_id"])
+        text = await self.ctx.db.run(tickets.full_text, self.ctx, job.payload["ticket_id"], job.payload["message_id"])
         head = "📨 The customer wrote again (the ticket is open again):" if job.payload.get("reopened") else \
             "📨 The customer wrote:"
         await port.post_in_thread(thread, f"{head}\n{text}")
@@ -214,14 +229,27 @@ class DeliveryWorker:
         thread = await self._thread(job)
         await port.post_in_thread(thread, job.payload["text"])
 
-    async def _react(self, job: OutboxJob) -> None:
+    async def _mark_delivery(self, job: OutboxJob) -> None:
         p = job.payload
-        port = self._chat(job)
-        await port.react(MessageRef(p["platform"], p["tenant"], p["channel"], p["message_id"]), p["emoji"], p["remove"])
+        receipt = p.get("receipt")
+        mark = DeliveryMark(
+            message=_message_ref(p),
+            state=p["state"],
+            text=p.get("text", ""),
+            receipt=_message_ref(receipt) if receipt else None,
+        )
+        await self._chat(job).mark_delivery(mark)
+
+    async def _legacy_react(self, job: OutboxJob) -> None:
+        p = job.payload
+        state = LEGACY_REACTIONS.get((p["emoji"], bool(p.get("remove"))))
+        if state is None:
+            return  # a reaction Pitchin never shows any more
+        await self._chat(job).mark_delivery(DeliveryMark(message=_message_ref(p), state=state))
 
     async def _customer_reply(self, job: OutboxJob) -> None:
         reply_id = job.payload["reply_id"]
-        outgoing = await asyncio.to_thread(tickets.outgoing_reply, self.ctx, reply_id)
+        outgoing = await self.ctx.db.run(tickets.outgoing_reply, self.ctx, reply_id)
         if outgoing is None:
             return  # taken back, or already sent before a crash
         if self.customers is None:
@@ -230,9 +258,8 @@ class DeliveryWorker:
         try:
             where = await self.customers.send(outgoing)
         except DeliveryError as exc:
-            await asyncio.to_thread(
-                tickets.reply_failed, self.ctx, reply_id, str(exc), job.attempts == 1, exc.permanent
+            await self.ctx.db.run(tickets.reply_failed, self.ctx, reply_id, str(exc), job.attempts == 1, exc.permanent
             )
             raise
         log.info("reply %s of ticket %s delivered: %s", reply_id, outgoing.ticket_id, where)
-        await asyncio.to_thread(tickets.reply_delivered, self.ctx, reply_id, had_failed)
+        await self.ctx.db.run(tickets.reply_delivered, self.ctx, reply_id, had_failed)

@@ -1,8 +1,7 @@
-"""One aiohttp app: /slack/events, /intake/*, /healthz (and /api/messages when Teams is on)."""
+"""One aiohttp app: /slack/events, /api/messages (Teams), /intake/*, /healthz."""
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import re
@@ -76,13 +75,18 @@ async def intake_email(request: web.Request) -> web.Response:
         return body
     if not body.strip():
         return error(400, "Empty body: POST the raw email (RFC 822) with Content-Type: message/rfc822.")
+    ctx = request.app[CTX]
+
+    def parse_and_store(raw: bytes):
+        message = parse_email(raw)
+        if message.in_reply_to:  # an answer: the thread already shows the history it quotes
+            message = replace(message, text=strip_quoted(message.text))
+        return tickets.intake(ctx, message)
+
     try:
-        message = await asyncio.to_thread(parse_email, body)
+        result = await ctx.db.run(parse_and_store, body)
     except MalformedEmail as exc:
         return error(400, f"Not a usable email: {exc}")
-    if message.in_reply_to:  # an answer: the thread already shows the history it quotes
-        message = replace(message, text=strip_quoted(message.text))
-    result = await asyncio.to_thread(tickets.intake, request.app[CTX], message)
     return _accepted(result)
 
 
@@ -148,7 +152,7 @@ async def intake_messages(request: web.Request) -> web.Response:
         message = web_message(data)
     except ValueError as exc:
         return error(400, str(exc))
-    result = await asyncio.to_thread(tickets.intake, request.app[CTX], message)
+    result = await request.app[CTX].db.run(tickets.intake, request.app[CTX], message)
     return _accepted(result)
 
 
@@ -160,7 +164,7 @@ async def healthz(request: web.Request) -> web.Response:
             return repos.pending_jobs(session)
 
     try:
-        pending = await asyncio.to_thread(check)
+        pending = await request.app[CTX].db.run(check)
     except Exception as exc:  # the health check reports, it does not crash
         return web.json_response({"ok": False, "database": f"unreachable: {type(exc).__name__}"}, status=503)
     return web.json_response({"ok": True, "outbox_pending": pending})

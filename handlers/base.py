@@ -109,6 +109,24 @@ class Reply:
     ok: bool = True
     rich: "Rich" = ()  # the same words with mentions, for platforms that can draw them
     replace_original: bool = False  # when answering a click on a private note, replace that note
+    # the employee reply (TicketMessage id) this note is about: a platform that can edit its note
+    # later (Teams) hands the posted note to tickets.keep_receipt, and it then shows the delivery
+    delivery_of: int | None = None
+
+
+# how far an employee's reply to a customer has got
+DELIVERY_STATES = ("sent", "failed", "recovered", "gave_up")
+
+
+@dataclass(frozen=True)
+class DeliveryMark:
+    """An employee's reply reached the customer (or not yet), shown where they wrote it: Slack
+    reacts on their message, Teams redraws Pitchin's note about it, the console prints a line."""
+
+    message: MessageRef  # the employee's message in the ticket's thread
+    state: str  # one of DELIVERY_STATES; "recovered" = sent after an earlier failure was shown
+    text: str = ""  # the same in words: "✅ Sent to carol@example.com by email."
+    receipt: MessageRef | None = None  # Pitchin's own note about the reply (with Undo), where it can be edited
 
 
 # ---------------------------------------------------------------- the customer side
@@ -181,8 +199,8 @@ class ChatPort(Protocol):
     async def post_in_thread(self, thread: ThreadRef, text: str, card: Card | None = None) -> MessageRef:
         """Post a message into a ticket's thread."""
 
-    async def react(self, message: MessageRef, emoji: str, remove: bool = False) -> None:
-        """Add (or take away) a reaction on a message: "white_check_mark", "warning"."""
+    async def mark_delivery(self, mark: DeliveryMark) -> None:
+        """Show how far an employee's reply to the customer has got (sent, failed, recovered …)."""
 
 
 class CustomerChannel(Protocol):

@@ -27,7 +27,7 @@ from handlers.base import (
 from handlers.cards import ticket_card, ticket_state
 from handlers.context import Context
 from storage import repos
-from storage.models import Ticket, TicketMessage
+from storage.models import ThreadAnchor, Ticket, TicketMessage
 
 NOTE_PREFIX = "note:"
 
@@ -40,9 +40,12 @@ def customer_key(ticket_id: int) -> str:
     return f"customer:ticket:{ticket_id}"
 
 
-def _to_chat(ctx: Context, session, kind: str, ticket_id: int, **payload) -> None:
+def _to_chat(ctx: Context, session, kind: str, ticket_id: int, skip: str | None = None, **payload) -> None:
+    """Queue a chat job on every platform (but ``skip``, where the thing happened and is seen already)."""
     for platform in ctx.platforms:
-        repos.enqueue(session, kind, {"platform": platform, "ticket_id": ticket_id, **payload}, chat_key(platform, ticket_id))
+        if platform != skip:
+            repos.enqueue(session, kind, {"platform": platform, "ticket_id": ticket_id, **payload},
+                          chat_key(platform, ticket_id))
 
 
 # ---------------------------------------------------------------- intake
@@ -212,7 +215,7 @@ def reopen(ctx: Context, actor: Actor, ticket_id: int) -> Reply:
 
 def ticket_in_thread(ctx: Context, thread: ThreadRef) -> int | None:
     """The ticket whose thread this is, if any (adapters check before looking up who wrote)."""
-    with ctx.db.transaction() as session:
+    with ctx.db.transaction(read_only=True) as session:
         return repos.ticket_for_thread(session, thread)
 
 
@@ -236,7 +239,8 @@ def answer(ctx: Context, actor: Actor, ticket_id: int, text: str, source: Messag
     if text[: len(NOTE_PREFIX)].lower() == NOTE_PREFIX:
         internal, text = True, text[len(NOTE_PREFIX):].strip()
     key = source_key(source)
-    ref = {"platform": source.platform, "tenant": source.tenant, "channel": source.channel, "message_id": source.message_id}
+    ref = _ref_dict(source)
+    kept, why = internal, None  # kept internal, and what the writer is told about it
     try:
         with ctx.db.transaction() as session:
             if repos.message_by_key(session, key) is not None:
@@ -245,51 +249,81 @@ def answer(ctx: Context, actor: Actor, ticket_id: int, text: str, source: Messag
             ticket = session.get(Ticket, ticket_id)
             if ticket is None:
                 return _unknown(ticket_id)
-
-            def keep_internal(why: str | None) -> Reply | None:
-                session.add(
-                    TicketMessage(ticket_id=ticket_id, kind="note", author_person_id=person.id, text=text,
-                                  external_key=key, chat_ref=ref)
-                )
-                return Reply(why, ok=False) if why else None
-
-            if internal:
-                return keep_internal(None)
-            if not text:
-                return keep_internal("Only text reaches the customer; this message was kept internal.")
-            if ticket.status == "closed":
-                return keep_internal(f"#{ticket_id} is closed, so this stayed internal. Reopen it to answer the customer.")
             claimed_now = False
-            if ticket.claimed_by_id is None:
-                claimed_now = repos.try_claim(session, ticket_id, person.id)
-                ticket = repos.fresh_ticket(session, ticket_id)
-            if ticket.claimed_by_id != person.id:
-                holder = repos.person_refs(session, [ticket.claimed_by_id]).get(ticket.claimed_by_id)
-                why = (f"Kept internal: #{ticket_id} is claimed by {_name(holder)}, and only they answer the customer. "
-                       "Start a message with `note:` to write internal notes on purpose.")
-                return keep_internal(why)
-
-            reply = TicketMessage(ticket_id=ticket_id, kind="reply", author_person_id=person.id, text=text,
-                                  external_key=key, chat_ref=ref, delivery_state="pending",
-                                  email_message_id=f"<pitchin.{uuid.uuid4().hex}@{ctx.mail_domain}>")
-            session.add(reply)
-            session.flush()
-            job = repos.enqueue(session, "customer.reply", {"reply_id": reply.id}, customer_key(ticket_id),
-                                run_after=ctx.now() + timedelta(seconds=ctx.undo_seconds))
-            reply.delivery_job_id = job.id
-            session.add(reply)
-            if claimed_now:
-                _to_chat(ctx, session, "chat.update_ticket", ticket_id)
-            reply_id = reply.id
+            if kept:
+                pass
+            elif not text:
+                kept, why = True, "Only text reaches the customer; this message was kept internal."
+            elif ticket.status == "closed":
+                kept, why = True, f"#{ticket_id} is closed, so this stayed internal. Reopen it to answer the customer."
+            else:
+                if ticket.claimed_by_id is None:
+                    claimed_now = repos.try_claim(session, ticket_id, person.id)
+                    ticket = repos.fresh_ticket(session, ticket_id)
+                if ticket.claimed_by_id != person.id:
+                    holder = repos.person_refs(session, [ticket.claimed_by_id]).get(ticket.claimed_by_id)
+                    kept, why = True, (f"Kept internal: #{ticket_id} is claimed by {_name(holder)}, and only they "
+                                       "answer the customer. Start a message with `note:` to write internal notes on purpose.")
+            if kept:
+                session.add(TicketMessage(ticket_id=ticket_id, kind="note", author_person_id=person.id, text=text,
+                                          external_key=key, chat_ref=ref))
+                # people on the other platforms see the note in their thread
+                _to_chat(ctx, session, "chat.notice", ticket_id, skip=source.platform,
+                         text=f"📝 {person.name} (internal): {text}" if text else f"📝 {person.name} wrote an internal note.")
+            else:
+                reply = TicketMessage(ticket_id=ticket_id, kind="reply", author_person_id=person.id, text=text,
+                                      external_key=key, chat_ref=ref, delivery_state="pending",
+                                      email_message_id=f"<pitchin.{uuid.uuid4().hex}@{ctx.mail_domain}>")
+                session.add(reply)
+                session.flush()
+                job = repos.enqueue(session, "customer.reply", {"reply_id": reply.id}, customer_key(ticket_id),
+                                    run_after=ctx.now() + timedelta(seconds=ctx.undo_seconds))
+                reply.delivery_job_id = job.id
+                session.add(reply)
+                if claimed_now:
+                    _to_chat(ctx, session, "chat.update_ticket", ticket_id)
+                reply_id = reply.id
     except IntegrityError:
         return None  # the same platform message, handled a moment ago by a concurrent retry
     ctx.wake()
-    where = "by email" if ticket.reply_url is None else "to the web form"
+    if kept:
+        return Reply(why, ok=False) if why else None
     claimed = f"You claimed #{ticket_id}. " if claimed_now else ""
     return Reply(
-        f"{claimed}Sending to {ticket.customer_email} {where} in {ctx.undo_seconds:g} s.",
+        f"{claimed}Sending to {ticket.customer_email} {_where(ticket)} in {ctx.undo_seconds:g} s.",
         actions=(Button("Undo", "reply.undo", str(reply_id), style="danger"),),
+        delivery_of=reply_id,
     )
+
+
+def _where(ticket: Ticket) -> str:
+    return "by email" if ticket.reply_url is None else "to the web form"
+
+
+def _ref_dict(ref: MessageRef) -> dict:
+    return {"platform": ref.platform, "tenant": ref.tenant, "channel": ref.channel, "message_id": ref.message_id,
+            "thread_id": ref.thread_id}
+
+
+def keep_receipt(ctx: Context, reply_id: int, receipt: MessageRef) -> None:
+    """Remember Pitchin's own note about a reply (the Undo card a platform posted), so that the
+    delivery is shown by redrawing it. When the reply went out before the note was posted, the
+    note is redrawn at once."""
+    with ctx.db.transaction() as session:
+        reply = session.get(TicketMessage, reply_id)
+        if reply is None or reply.kind != "reply":
+            return
+        reply.receipt_ref = _ref_dict(receipt)
+        session.add(reply)
+        ticket = session.get(Ticket, reply.ticket_id)
+        if reply.delivery_state == "sent":
+            _mark(session, reply, "sent", f"✅ Sent to {ticket.customer_email} {_where(ticket)}.")
+        elif reply.delivery_error:
+            state = "gave_up" if reply.delivery_state == "failed" else "failed"
+            _mark(session, reply, state, _failure_text(ticket, reply.delivery_error, state == "gave_up"))
+        else:
+            return
+    ctx.wake()
 
 
 def undo_reply(ctx: Context, actor: Actor, reply_id: int) -> Reply:
@@ -314,18 +348,21 @@ def undo_reply(ctx: Context, actor: Actor, reply_id: int) -> Reply:
 
 
 def card_for(ctx: Context, ticket_id: int):
-    with ctx.db.transaction() as session:
-        ticket = session.get(Ticket, ticket_id)
-        if ticket is None:
-            return None
-        messages = repos.conversation(session, ticket_id)
-        first = next((m for m in messages if m.kind == "customer"), None)
-        people = repos.person_refs(session, [ticket.claimed_by_id, ticket.closed_by_id])
-        return ticket_card(ticket, first.text if first else "", first.attachments if first else [], people)
+    with ctx.db.transaction(read_only=True) as session:
+        return _card(session, ticket_id)
+
+
+def _card(session, ticket_id: int):
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        return None
+    first = repos.first_customer_message(session, ticket_id)
+    people = repos.person_refs(session, [ticket.claimed_by_id, ticket.closed_by_id])
+    return ticket_card(ticket, first.text if first else "", first.attachments if first else [], people)
 
 
 def full_text(ctx: Context, ticket_id: int, message_id: int | None = None) -> str:
-    with ctx.db.transaction() as session:
+    with ctx.db.transaction(read_only=True) as session:
         messages = repos.conversation(session, ticket_id)
     for m in messages:
         if m.kind == "customer" and (message_id is None or m.id == message_id):
@@ -335,7 +372,7 @@ def full_text(ctx: Context, ticket_id: int, message_id: int | None = None) -> st
 
 def outgoing_reply(ctx: Context, reply_id: int) -> OutgoingReply | None:
     """The reply as it goes out, threaded on everything said in the ticket so far."""
-    with ctx.db.transaction() as session:
+    with ctx.db.transaction(read_only=True) as session:
         reply = session.get(TicketMessage, reply_id)
         if reply is None or reply.delivery_state in ("cancelled", "sent"):
             return None
@@ -364,13 +401,24 @@ def outgoing_reply(ctx: Context, reply_id: int) -> OutgoingReply | None:
 def reply_delivered(ctx: Context, reply_id: int, had_failed: bool) -> None:
     with ctx.db.transaction() as session:
         reply = session.get(TicketMessage, reply_id)
+        ticket = session.get(Ticket, reply.ticket_id)
         reply.delivery_state, reply.delivered_at, reply.delivery_error = "sent", ctx.now(), None
         session.add(reply)
+        sent = f"✅ Sent to {ticket.customer_email} {_where(ticket)}"
         if reply.chat_ref:
-            _react(session, reply, "white_check_mark")
-            if had_failed:
-                _react(session, reply, "warning", remove=True)
+            _mark(session, reply, "recovered" if had_failed else "sent", f"{sent} after all." if had_failed else f"{sent}.")
+        author = repos.person_refs(session, [reply.author_person_id]).get(reply.author_person_id)
+        # people on the other platforms see the answer in their thread
+        _to_chat(ctx, session, "chat.notice", ticket.id, skip=(reply.chat_ref or {}).get("platform"),
+                 text=f"✉️ {_name(author)} answered {ticket.customer_email}:\n{reply.text}")
     ctx.wake()
+
+
+def _failure_text(ticket: Ticket, error: str, permanent: bool) -> str:
+    if permanent:
+        return (f"⚠️ Not delivered to {ticket.customer_email}: {error}. "
+                "Pitchin gave up: fix the address or answer another way.")
+    return f"⚠️ Not delivered to {ticket.customer_email} yet: {error}. Pitchin keeps trying."
 
 
 def reply_failed(ctx: Context, reply_id: int, error: str, first_failure: bool, permanent: bool) -> None:
@@ -383,29 +431,51 @@ def reply_failed(ctx: Context, reply_id: int, error: str, first_failure: bool, p
         session.add(reply)
         if first_failure or permanent:
             if reply.chat_ref:
-                _react(session, reply, "warning")
+                _mark(session, reply, "gave_up" if permanent else "failed", _failure_text(ticket, error, permanent))
             then = "Pitchin gave up: fix the address or answer another way." if permanent else \
-                "Pitchin keeps trying and will add ✅ when it goes through."
+                "Pitchin keeps trying and will show ✅ when it goes through."
             _to_chat(ctx, session, "chat.notice", ticket.id,
                      text=f"⚠️ Your reply to {ticket.customer_email} has not been delivered: {error}. {then}")
     ctx.wake()
 
 
-def _react(session, reply: TicketMessage, emoji: str, remove: bool = False) -> None:
+def _mark(session, reply: TicketMessage, state: str, text: str) -> None:
+    """Queue showing a reply's delivery where it was written (a "chat.mark_delivery" job)."""
     ref = reply.chat_ref
-    repos.enqueue(session, "chat.react", {**ref, "emoji": emoji, "remove": remove}, chat_key(ref["platform"], reply.ticket_id))
+    repos.enqueue(session, "chat.mark_delivery",
+                  {**ref, "state": state, "text": text, "receipt": reply.receipt_ref},
+                  chat_key(ref["platform"], reply.ticket_id))
+
+
+def ticket_to_post(ctx: Context, ticket_id: int, platform: str):
+    """(the thread it was already posted as, or None; the card to post) in one read."""
+    with ctx.db.transaction(read_only=True) as session:
+        a = repos.anchor_for(session, ticket_id, platform)
+        if a is not None:
+            return ThreadRef(a.platform, a.tenant, a.channel, a.thread_id), None
+        return None, _card(session, ticket_id)
+
+
+def anchor_in(session, ticket_id: int, thread: ThreadRef, full_text: bool = False) -> None:
+    """Remember where a ticket was posted; when its card had to cut the mail, queue the whole text
+    for the thread (in the same transaction, so it is neither lost nor posted twice)."""
+    session.add(ThreadAnchor(ticket_id=ticket_id, platform=thread.platform, tenant=thread.tenant,
+                             channel=thread.channel, thread_id=thread.thread_id))
+    if full_text:
+        first = repos.first_customer_message(session, ticket_id)
+        if first is not None:
+            repos.enqueue(session, "chat.notice", {"platform": thread.platform, "ticket_id": ticket_id,
+                                                   "text": f"Full message:\n{first.text}"},
+                          chat_key(thread.platform, ticket_id))
 
 
 def anchor(ctx: Context, ticket_id: int, thread: ThreadRef) -> None:
-    from storage.models import ThreadAnchor
-
     with ctx.db.transaction() as session:
-        session.add(ThreadAnchor(ticket_id=ticket_id, platform=thread.platform, tenant=thread.tenant,
-                                 channel=thread.channel, thread_id=thread.thread_id))
+        anchor_in(session, ticket_id, thread)
 
 
 def thread_of(ctx: Context, ticket_id: int, platform: str) -> ThreadRef | None:
-    with ctx.db.transaction() as session:
+    with ctx.db.transaction(read_only=True) as session:
         a = repos.anchor_for(session, ticket_id, platform)
         return ThreadRef(a.platform, a.tenant, a.channel, a.thread_id) if a else None
 
@@ -413,7 +483,7 @@ def thread_of(ctx: Context, ticket_id: int, platform: str) -> ThreadRef | None:
 def list_open(ctx: Context, actor: Actor | None = None, limit: int = 20) -> Reply:
     from sqlalchemy import select
 
-    with ctx.db.transaction() as session:
+    with ctx.db.transaction(read_only=True) as session:
         rows = [t for (t,) in session.execute(
             select(Ticket).where(Ticket.status == "open").order_by(Ticket.id.desc()).limit(limit)).all()]
         people = repos.person_refs(session, [t.claimed_by_id for t in rows])
@@ -427,5 +497,5 @@ def list_open(ctx: Context, actor: Actor | None = None, limit: int = 20) -> Repl
 
 
 __all__ = ["intake", "claim", "unclaim", "close", "reopen", "thread_reply", "answer", "undo_reply",
-           "card_for", "outgoing_reply", "reply_delivered", "reply_failed", "anchor", "thread_of",
+           "card_for", "outgoing_reply", "reply_delivered", "reply_failed", "keep_receipt", "anchor", "thread_of",
            "list_open", "ticket_state"]

@@ -60,8 +60,10 @@ class TicketMessage(SQLModel, table=True):
     external_key: Optional[str] = Field(default=None, unique=True)
     email_message_id: Optional[str] = Field(default=None, index=True)  # for mail threading
     attachments: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
-    # the chat message this came from (employee replies), for reactions: platform/tenant/channel/id
+    # the chat message this came from (employee replies and notes): platform/tenant/channel/message_id/thread_id
     chat_ref: Optional[dict] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # replies only: Pitchin's own note about the reply (the Undo card on Teams), redrawn as it is delivered
+    receipt_ref: Optional[dict] = Field(default=None, sa_column=Column(JSON, nullable=True))
     # replies only: "pending" → "sent" | "cancelled" | "failed"
     delivery_state: Optional[str] = None
     delivery_error: Optional[str] = None

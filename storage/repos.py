@@ -135,6 +135,16 @@ def anchor_for(session: Session, ticket_id: int, platform: str) -> ThreadAnchor 
     return row[0] if row else None
 
 
+def first_customer_message(session: Session, ticket_id: int) -> TicketMessage | None:
+    row = session.execute(
+        select(TicketMessage)
+        .where(TicketMessage.ticket_id == ticket_id, TicketMessage.kind == "customer")
+        .order_by(TicketMessage.id)
+        .limit(1)
+    ).first()
+    return row[0] if row else None
+
+
 def conversation(session: Session, ticket_id: int) -> list[TicketMessage]:
     return [
         m

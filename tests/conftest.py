@@ -83,7 +83,8 @@ class RecordingChat:
         self.platform = platform
         self.roots: dict[str, Card] = {}  # thread id → current card
         self.threads: dict[str, list[str]] = {}
-        self.reactions: dict[str, set[str]] = {}
+        self.marks: list = []  # every DeliveryMark shown, in order
+        self.delivery: dict[str, str] = {}  # employee message id → its latest delivery state
         self.updates = 0
         self.fail_next = 0
 
@@ -111,10 +112,10 @@ class RecordingChat:
         self.threads[thread.thread_id].append(text)
         return MessageRef(self.platform, "", "support", f"{thread.thread_id}-{len(self.threads[thread.thread_id])}")
 
-    async def react(self, message, emoji, remove=False):
+    async def mark_delivery(self, mark):
         self._maybe_fail()
-        got = self.reactions.setdefault(message.message_id, set())
-        (got.discard if remove else got.add)(emoji)
+        self.marks.append(mark)
+        self.delivery[mark.message.message_id] = mark.state
 
 
 class RecordingCustomers:

@@ -3,6 +3,7 @@ real SMTP server (aiosmtpd); only Slack's Web API is a fake, on 127.0.0.1."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import datetime, timedelta, timezone
@@ -109,11 +110,28 @@ class Stack:
         return calls[-1].args
 
     async def ticket_post(self, index: int = 0, timeout: float = 10):
-        """The index-th ticket root message posted to the support channel."""
+        """The index-th ticket root message posted to the support channel, once Pitchin has stored
+        where it is (the worker does that after Slack answered: until then a reply in its thread
+        would not be known as the ticket's)."""
         posts = await self.slack.wait_for(
             "chat.postMessage", count=index + 1, timeout=timeout,
             where=lambda c: c.args.get("channel") == CHANNEL and not c.args.get("thread_ts") and c.ok)
+        await self.anchored(posts[index].response["ts"], timeout)
         return posts[index]
+
+    async def anchored(self, thread_id: str, timeout: float = 10) -> None:
+        """Wait until a ticket's thread ``thread_id`` is stored (polled until the deadline)."""
+        from sqlmodel import select
+
+        from storage.models import ThreadAnchor
+
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.pitchin.db.transaction() as session:
+                if session.exec(select(ThreadAnchor).where(ThreadAnchor.thread_id == thread_id)).first():
+                    return
+            assert time.monotonic() < deadline, f"the post {thread_id} was never stored as a ticket's thread"
+            await asyncio.sleep(0.02)
 
 
 async def start_stack(db_url: str, socket_mode_url: str | None = None, **overrides) -> Stack:

@@ -67,7 +67,36 @@ def test_db_upgrade_command_creates_the_tables(tmp_path):
     result = subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "is at revision 0001" in result.stdout
+    assert "is at revision 0002" in result.stdout
     again = subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=60)
-    assert again.returncode == 0 and "is at revision 0001" in again.stdout
+    assert again.returncode == 0 and "is at revision 0002" in again.stdout
+
+
+def test_teams_is_on_with_an_app_id_or_pitchin_teams():
+    assert not load_settings({}, dotenv=None).teams_enabled
+    local = load_settings({"PITCHIN_TEAMS": "true"}, dotenv=None)
+    assert local.teams_enabled and not local.teams_authenticated
+    assert load_settings({"PITCHIN_TEAMS": "1"}, dotenv=None).teams_enabled
+    assert not load_settings({"PITCHIN_TEAMS": "0"}, dotenv=None).teams_enabled
+    signed = load_settings({"MICROSOFT_APP_ID": "8e4c2a9e-0a4f-4f5e-9d61-3c2b7f0e1a11",
+                            "MICROSOFT_APP_PASSWORD": "secret"}, dotenv=None)
+    assert signed.teams_enabled and signed.teams_authenticated and signed.microsoft_app_type == "MultiTenant"
+
+
+@pytest.mark.parametrize("env, words", [
+    ({"PITCHIN_TEAMS": "maybe"}, "PITCHIN_TEAMS is “maybe”; use 1 or true"),
+    ({"MICROSOFT_APP_ID": "x"}, "MICROSOFT_APP_PASSWORD is not set, but MICROSOFT_APP_ID is"),
+    ({"MICROSOFT_APP_ID": "x", "MICROSOFT_APP_PASSWORD": "p", "MICROSOFT_APP_TYPE": "singletenant"},
+     "MICROSOFT_APP_TENANT_ID is not set, but MICROSOFT_APP_TYPE is SingleTenant"),
+    ({"MICROSOFT_APP_TYPE": "Personal"}, "MICROSOFT_APP_TYPE is “Personal”; use MultiTenant, SingleTenant or UserAssignedMSI"),
+])
+def test_teams_settings_are_checked(env, words):
+    with pytest.raises(ConfigError) as exc:
+        load_settings(env, dotenv=None)
+    assert words in str(exc.value)
+
+
+def test_the_package_needs_only_the_app_id():
+    s = load_settings({"MICROSOFT_APP_ID": "x"}, dotenv=None, teams_credentials=False)
+    assert s.microsoft_app_id == "x"

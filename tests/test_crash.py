@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from storage.db import Database
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.smtp import SmtpSink
 from tests.stack import CHANNEL, SECRET, TOKEN, Stack, raw_mail
@@ -62,10 +63,10 @@ class ServeProcess:
 
 
 class _Proxy:
-    """Lets Stack's request helpers talk to a subprocess."""
+    """Lets Stack's request helpers talk to a subprocess (and look into its database)."""
 
-    def __init__(self, port: int, settings):
-        self.port, self.settings = port, settings
+    def __init__(self, port: int, settings, db: Database):
+        self.port, self.settings, self.db = port, settings, db
 
 
 @pytest.fixture
@@ -84,9 +85,11 @@ async def world(tmp_path):
     })
     http = aiohttp.ClientSession()
     proc = ServeProcess(env, tmp_path / "serve.log")
-    stack = Stack(_Proxy(port, None), slack, smtp, http)
+    db = Database(env["DATABASE_URL"])
+    stack = Stack(_Proxy(port, None, db), slack, smtp, http)
     yield stack, proc
     proc.stop()
+    db.dispose()
     await http.close()
     smtp.stop()
     await slack.stop()

@@ -42,7 +42,8 @@ def test_botbuilder_only_under_bot_teams():
     found = []
     for path in sorted(ROOT.rglob("*.py")):
         rel = path.relative_to(ROOT)
-        if rel.parts[0] in (".venv", "build") or rel.parts[:2] == ("bot", "teams"):
+        # the SDK is archived: it stays behind bot/teams/ (tests may drive it, e.g. its TestAdapter)
+        if rel.parts[0] in (".venv", "build", "tests") or rel.parts[:2] == ("bot", "teams"):
             continue
         if imported_roots(path) & {"botbuilder", "botframework"}:
             found.append(str(rel))

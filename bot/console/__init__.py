@@ -25,9 +25,10 @@ PROMPT = "pitchin> "
 
 
 def console_settings(settings: Settings) -> Settings:
-    """The settings the console runs on: never Slack (the terminal is the channel), and an
+    """The settings the console runs on: never Slack or Teams (the terminal is the channel), and an
     absolute Maildir so the banner shows exactly where replies go."""
-    return replace(settings, slack_bot_token="", slack_app_token="", maildir=os.path.abspath(settings.maildir))
+    return replace(settings, slack_bot_token="", slack_app_token="", microsoft_app_id="", teams=False,
+                   maildir=os.path.abspath(settings.maildir))
 
 
 class Console:

@@ -11,7 +11,7 @@ import sys
 import uuid
 from typing import TextIO
 
-from handlers.base import Button, Card, MessageRef, PersonRef, ThreadRef
+from handlers.base import Button, Card, DeliveryMark, MessageRef, PersonRef, ThreadRef
 from handlers.cards import plain
 
 PLATFORM = "console"
@@ -20,10 +20,12 @@ CHANNEL = "console"
 _TITLE = re.compile(r"^#(\d+)\b")
 _MESSAGE = re.compile(r"^ticket-(\d+)(?:\.|$)")
 
-# reaction names (as the core sends them) → what the console shows
-REACTIONS = {
-    "white_check_mark": "✅ delivered",
-    "warning": "⚠️ not delivered yet",
+# delivery state → what the console shows under the reply
+DELIVERY = {
+    "sent": "✅ delivered",
+    "recovered": "✅ delivered",
+    "failed": "⚠️ not delivered yet",
+    "gave_up": "⚠️ not delivered: Pitchin gave up",
 }
 
 
@@ -149,11 +151,9 @@ class ConsoleChat:
         self._posts += 1
         return MessageRef(PLATFORM, "", CHANNEL, f"{thread.thread_id}.post-{self._posts}", thread.thread_id)
 
-    async def react(self, message: MessageRef, emoji: str, remove: bool = False) -> None:
-        shown = REACTIONS.get(emoji, f":{emoji}:")
-        if remove:
-            shown = f"({shown.split(' ')[0]} cleared)"
-        self.write(thread_text(self._number(message.message_id), shown))
+    async def mark_delivery(self, mark: DeliveryMark) -> None:
+        shown = DELIVERY.get(mark.state, mark.text or mark.state)
+        self.write(thread_text(self._number(mark.message.message_id), shown))
 
     @staticmethod
     def _number(ref_id: str) -> str:

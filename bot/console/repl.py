@@ -185,7 +185,7 @@ class Repl:
             return await self._answer(text, internal=(word == "note"))
         if word == "undo":
             return await self._undo(text)
-        reply = await asyncio.to_thread(registry.run_command, self.ctx, self.actor, text)
+        reply = await self.ctx.db.run(registry.run_command, self.ctx, self.actor, text)
         if word == "help" or (word not in registry.COMMANDS):
             reply = Reply(f"{reply.text}\n{CONSOLE_HELP}", ok=reply.ok)
         return reply
@@ -202,7 +202,7 @@ class Repl:
         if not body:
             return _usage(f"Give the text to {'note' if internal else 'send'} after the ticket number.", usage)
         source = message_for(ticket, "note" if internal else "reply")
-        reply = await asyncio.to_thread(tickets.answer, self.ctx, self.actor, ticket, body, source, internal)
+        reply = await self.ctx.db.run(tickets.answer, self.ctx, self.actor, ticket, body, source, internal)
         if reply is None:  # kept internal as asked ("note", or a reply starting with "note:")
             return Reply(f"📝 Noted on #{ticket}: internal, the customer does not see it.")
         return reply
@@ -214,7 +214,7 @@ class Repl:
         reply_id = _number(args[0])
         if reply_id is None:
             return _usage(f"“{args[0]}” is not a reply id.", UNDO_USAGE)
-        return await asyncio.to_thread(registry.run_action, self.ctx, self.actor, "reply.undo", str(reply_id))
+        return await self.ctx.db.run(registry.run_action, self.ctx, self.actor, "reply.undo", str(reply_id))
 
     @staticmethod
     def render(reply: Reply) -> str:

@@ -7,10 +7,18 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import render
-from handlers.base import Card, DeliveryError, MessageRef, ThreadRef
+from handlers.base import Card, DeliveryError, DeliveryMark, MessageRef, ThreadRef
 
 PLATFORM = "slack"
 TENANT = ""  # Slack channel and user ids are unique across workspaces; no tenant needed in keys
+
+# delivery state → reactions to add (True) or take away (False), in that order
+REACTIONS: dict[str, tuple[tuple[str, bool], ...]] = {
+    "sent": (("white_check_mark", True),),
+    "recovered": (("white_check_mark", True), ("warning", False)),
+    "failed": (("warning", True),),
+    "gave_up": (("warning", True),),
+}
 
 
 class SlackChat:
@@ -69,10 +77,12 @@ class SlackChat:
         )
         return MessageRef(PLATFORM, TENANT, data["channel"], data["ts"], thread.thread_id)
 
-    async def react(self, message: MessageRef, emoji: str, remove: bool = False) -> None:
-        if remove:
-            await self._call("reactions.remove", harmless=("no_reaction",), channel=message.channel,
-                             timestamp=message.message_id, name=emoji)
-        else:
-            await self._call("reactions.add", harmless=("already_reacted",), channel=message.channel,
-                             timestamp=message.message_id, name=emoji)
+    async def mark_delivery(self, mark: DeliveryMark) -> None:
+        """Slack shows delivery as reactions on the employee's own message: ✅ sent, ⚠️ not yet."""
+        for emoji, add in REACTIONS.get(mark.state, ()):
+            if add:
+                await self._call("reactions.add", harmless=("already_reacted",), channel=mark.message.channel,
+                                 timestamp=mark.message.message_id, name=emoji)
+            else:
+                await self._call("reactions.remove", harmless=("no_reaction",), channel=mark.message.channel,
+                                 timestamp=mark.message.message_id, name=emoji)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from slack_bolt.async_app import AsyncApp
@@ -32,7 +31,7 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
             await ack()
             user_id, name = action_user(body)
             actor = await people.actor(user_id, name)
-            reply = await asyncio.to_thread(registry.run_action, ctx, actor, action_id, action.get("value"))
+            reply = await ctx.db.run(registry.run_action, ctx, actor, action_id, action.get("value"))
             await tell(respond, reply)
 
         return listener
@@ -45,11 +44,11 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
         if parsed is None:
             return
         thread, source, text = parsed
-        ticket_id = await asyncio.to_thread(tickets.ticket_in_thread, ctx, thread)
+        ticket_id = await ctx.db.run(tickets.ticket_in_thread, ctx, thread)
         if ticket_id is None:
             return  # a thread in some other conversation: none of Pitchin's business
         actor = await people.actor(event["user"])
-        reply = await asyncio.to_thread(tickets.answer, ctx, actor, ticket_id, text, source)
+        reply = await ctx.db.run(tickets.answer, ctx, actor, ticket_id, text, source)
         if reply is not None:
             await context.client.chat_postEphemeral(
                 channel=thread.channel,
@@ -64,7 +63,7 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
     async def on_command(ack, command, respond):
         await ack()
         actor = await people.actor(command["user_id"], command.get("user_name", ""))
-        reply = await asyncio.to_thread(registry.run_command, ctx, actor, command.get("text", ""), "/pitchin ")
+        reply = await ctx.db.run(registry.run_command, ctx, actor, command.get("text", ""), "/pitchin ")
         await tell(respond, reply)
 
     app.command("/pitchin")(on_command)
@@ -75,7 +74,7 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
     app.event("app_mention")(on_mention)
 
     async def on_home(event, client):
-        text = (await asyncio.to_thread(tickets.list_open, ctx)).text
+        text = (await ctx.db.run(tickets.list_open, ctx)).text
         await client.views_publish(
             user_id=event["user"],
             view={

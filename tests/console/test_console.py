@@ -23,7 +23,7 @@ import pytest
 
 from bot.config import Settings
 from bot.console import Console, ConsoleChat, QueueLines, banner, run_console
-from handlers.base import Button, Card, MessageRef, PersonRef, ThreadRef
+from handlers.base import Button, Card, DeliveryMark, MessageRef, PersonRef, ThreadRef
 from tests.stack import raw_mail
 
 TOKEN = "t"
@@ -343,8 +343,8 @@ async def test_console_chat_draws_the_chat_port_calls():
                    accent="claimed")
     await chat.update_ticket(thread, claimed)
     ref = await chat.post_in_thread(thread, "📨 The customer wrote:\nStill broken")
-    await chat.react(MessageRef("console", "", "console", "ticket-3.reply-abc"), "warning")
-    await chat.react(MessageRef("console", "", "console", "ticket-3.reply-abc"), "white_check_mark")
+    await chat.mark_delivery(DeliveryMark(MessageRef("console", "", "console", "ticket-3.reply-abc"), "failed"))
+    await chat.mark_delivery(DeliveryMark(MessageRef("console", "", "console", "ticket-3.reply-abc"), "recovered"))
     assert ref.platform == "console" and ref.thread_id == "ticket-3"
     text = out.getvalue()
     assert "┌─ #3 · Login broken\n│ From: bo@example.com\n" in text

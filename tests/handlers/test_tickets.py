@@ -105,7 +105,8 @@ async def test_reply_goes_out_after_undo_window_threaded(ctx, worker, chat, cust
     assert sent.subject == "Re: Double charge" and sent.in_reply_to == "<first@example.com>"
     assert sent.references == ("<first@example.com>",) and sent.text == "Refunded, sorry!"
     await drain(worker)
-    assert chat.reactions[source.message_id] == {"white_check_mark"}
+    assert chat.delivery[source.message_id] == "sent"
+    assert chat.marks[-1].text == "✅ Sent to carol@example.com by email."
 
 
 async def test_undo_keeps_reply_internal(ctx, worker, customers, clock):
@@ -186,14 +187,16 @@ async def test_failed_delivery_warns_once_then_succeeds(ctx, worker, chat, custo
     for _ in range(3):
         clock.advance(400)
         await drain(worker)
-    assert chat.reactions[source.message_id] == {"warning"}
+    assert chat.delivery[source.message_id] == "failed"
+    assert "Not delivered to carol@example.com yet: mail server refused the connection" in chat.marks[-1].text
     warnings = [m for m in chat.threads["root-1"] if m.startswith("⚠️")]
     assert len(warnings) == 1 and "refused the connection" in warnings[0]
     customers.fail_with = None
     clock.advance(400)
     await drain(worker)
     assert len(customers.sent) == 1
-    assert chat.reactions[source.message_id] == {"white_check_mark"}
+    assert chat.delivery[source.message_id] == "recovered"
+    assert [m.state for m in chat.marks] == ["failed", "recovered"]
 
 
 async def test_chat_outage_delays_but_loses_nothing(ctx, worker, chat, clock):
@@ -206,5 +209,62 @@ async def test_chat_outage_delays_but_loses_nothing(ctx, worker, chat, clock):
     clock.advance(400)
     await drain(worker)
     assert len(chat.roots) == 1
+    with ctx.db.transaction() as s:
+        assert {j.state for j in s.exec(select(OutboxJob))} == {"done"}
+
+
+async def test_with_two_platforms_replies_and_notes_show_on_the_other(ctx, customers, clock):
+    ctx.platforms = ("test", "other")
+    here, there = RecordingChat("test"), RecordingChat("other")
+    worker = DeliveryWorker(ctx, {"test": here, "other": there}, customers)
+    tickets.intake(ctx, mail())
+    await drain(worker)
+    thread = ThreadRef("test", "", "support", "root-1")
+    tickets.thread_reply(ctx, ANN, thread, in_thread(1), "note: checking with billing")
+    tickets.thread_reply(ctx, ANN, thread, in_thread(2), "Refunded, sorry!")
+    clock.advance(11)
+    await drain(worker)
+    assert there.threads["root-1"] == ["📝 Ann (internal): checking with billing",
+                                       "✉️ Ann answered carol@example.com:\nRefunded, sorry!"]
+    assert here.threads["root-1"] == []  # where they were written, they are seen already
+    assert plain(there.roots["root-1"].status) == "🙋 Claimed by Ann."
+    assert [m.state for m in here.marks] == ["sent"] and there.marks == []
+
+
+async def test_a_receipt_is_redrawn_with_the_delivery(ctx, worker, chat, customers, clock):
+    tickets.intake(ctx, mail())
+    await drain(worker)
+    reply = tickets.thread_reply(ctx, ANN, ThreadRef("test", "", "support", "root-1"), in_thread(1), "On it")
+    assert reply.delivery_of == int(reply.actions[0].value)
+    receipt = MessageRef("test", "", "support", "undo-card-1", "root-1")
+    tickets.keep_receipt(ctx, reply.delivery_of, receipt)
+    clock.advance(11)
+    await drain(worker)
+    (mark,) = chat.marks
+    assert mark.receipt == receipt and mark.state == "sent" and mark.message.thread_id == "root-1"
+
+
+async def test_a_receipt_posted_after_the_delivery_is_redrawn_at_once(ctx, worker, chat, customers, clock):
+    tickets.intake(ctx, mail())
+    await drain(worker)
+    reply = tickets.thread_reply(ctx, ANN, ThreadRef("test", "", "support", "root-1"), in_thread(1), "On it")
+    clock.advance(11)
+    await drain(worker)  # sent (and marked on the message itself) before the platform handed in its note
+    receipt = MessageRef("test", "", "support", "late-card", "root-1")
+    tickets.keep_receipt(ctx, reply.delivery_of, receipt)
+    await drain(worker)
+    assert [(m.state, m.receipt) for m in chat.marks] == [("sent", None), ("sent", receipt)]
+
+
+async def test_reaction_jobs_queued_by_an_older_version_still_run(ctx, worker, chat):
+    ref = {"platform": "test", "tenant": "", "channel": "support", "message_id": "m-old"}
+    with ctx.db.transaction() as s:
+        from storage import repos
+
+        repos.enqueue(s, "chat.react", {**ref, "emoji": "warning", "remove": False})
+        repos.enqueue(s, "chat.react", {**ref, "emoji": "white_check_mark", "remove": False})
+        repos.enqueue(s, "chat.react", {**ref, "emoji": "warning", "remove": True})
+    await drain(worker)
+    assert [m.state for m in chat.marks] == ["failed", "sent", "recovered"]
     with ctx.db.transaction() as s:
         assert {j.state for j in s.exec(select(OutboxJob))} == {"done"}

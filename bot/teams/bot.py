@@ -1,0 +1,145 @@
+"""The Teams ActivityHandler: parse, call the one handler for it, say what happened. No ticket logic here."""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from botbuilder.core import ActivityHandler, TurnContext
+from botbuilder.schema import ChannelAccount, ConversationAccount
+
+from bot.teams import render
+from bot.teams.chat import TeamsChat
+from bot.teams.inbound import (PLATFORM, People, card_action, clean_text, command_words, from_bot, in_channel,
+                               mentions_bot, message_ref, split_conversation, tenant_of, thread_of)
+from handlers import channels, registry, tickets
+from handlers.base import Actor, MessageRef, Reply
+from handlers.context import Context
+
+PREFIX = "@Pitchin "
+GREETING = (
+    "Hi, I'm Pitchin: customer emails and web-form messages become tickets here that anyone can claim "
+    "and answer.\n\nTo start, say **@Pitchin tickets here** in the channel where tickets should go. "
+    "**@Pitchin help** lists everything I understand."
+)
+
+
+def help_text() -> str:
+    lines = ["Pitchin commands (in a channel, start with @Pitchin):",
+             "- **tickets here**: post new tickets in this channel"]
+    lines += [f"- **{c.usage}**: {c.help}" for c in registry.COMMANDS.values()]
+    lines.append("Answer a ticket in its replies; start with `note:` to keep a message internal.")
+    return "\n".join(lines)
+
+
+class PitchinBot(ActivityHandler):
+    def __init__(self, ctx: Context, chat: TeamsChat, people: People):
+        self.ctx = ctx
+        self.chat = chat
+        self.people = people
+        # typed commands Teams has and the other platforms do not; everything else is registry.COMMANDS
+        self.commands: dict[str, Callable[[TurnContext, Actor], Awaitable[Reply]]] = {
+            "tickets here": self._tickets_here,
+            "help": self._help,
+        }
+
+    async def _db(self, fn, *args):
+        return await self.ctx.db.run(fn, self.ctx, *args)
+
+    async def on_turn(self, turn_context: TurnContext):
+        activity = turn_context.activity
+        self.chat.remember_service_url(tenant_of(activity), activity.service_url)
+        await super().on_turn(turn_context)
+
+    # ------------------------------------------------------------ installation
+
+    async def on_members_added_activity(self, members_added: list[ChannelAccount], turn_context: TurnContext):
+        if any(m.id == turn_context.activity.recipient.id for m in members_added):
+            await self._greet(turn_context)
+
+    async def on_installation_update_add(self, turn_context: TurnContext):
+        await self._greet(turn_context)
+
+    async def _greet(self, turn_context: TurnContext) -> None:
+        # Teams announces an installation twice (conversationUpdate and installationUpdate): greet once
+        place, _ = split_conversation(turn_context.activity.conversation.id)
+        if await self._db(channels.first_greeting, PLATFORM, place):
+            await turn_context.send_activity(render.card_activity(render.reply_card(Reply(GREETING)), "Hi, I'm Pitchin"))
+
+    # ------------------------------------------------------------ messages
+
+    async def on_message_activity(self, turn_context: TurnContext):
+        activity = turn_context.activity
+        if from_bot(activity):
+            return
+        clicked = card_action(activity)
+        if clicked is not None:
+            await self._on_click(turn_context, *clicked)
+            return
+        text = clean_text(activity)
+        addressed = mentions_bot(activity) or not in_channel(activity)  # a 1:1 chat needs no @mention
+        thread = thread_of(activity)
+        ticket_id = await self._db(tickets.ticket_in_thread, thread) if thread is not None else None
+        if ticket_id is not None and not (addressed and self._is_command(text)):
+            await self._on_answer(turn_context, ticket_id, text)
+        elif addressed:
+            await self._on_command(turn_context, text)
+
+    def _is_command(self, text: str) -> bool:
+        words = command_words(text)
+        return words in self.commands or words.partition(" ")[0] in registry.COMMANDS
+
+    async def _on_answer(self, turn_context: TurnContext, ticket_id: int, text: str) -> None:
+        actor = await self.people.actor(turn_context)
+        source = message_ref(turn_context.activity)
+        reply = await self._db(tickets.answer, actor, ticket_id, text, source)
+        if reply is None:
+            return
+        note = await self._tell(turn_context, actor, reply)
+        if reply.delivery_of is not None and note.message_id:
+            await self._db(tickets.keep_receipt, reply.delivery_of, note)
+
+    async def _on_command(self, turn_context: TurnContext, text: str) -> None:
+        actor = await self.people.actor(turn_context)
+        command = self.commands.get(command_words(text))
+        if command is not None:
+            reply = await command(turn_context, actor)
+        else:
+            reply = await self._db(registry.run_command, actor, text, PREFIX)
+        await self._tell(turn_context, actor, reply)
+
+    async def _on_click(self, turn_context: TurnContext, action_id: str, value: str) -> None:
+        actor = await self.people.actor(turn_context)
+        reply = await self._db(registry.run_action, actor, action_id, value)
+        clicked = turn_context.activity.reply_to_id
+        if reply.replace_original and clicked:
+            update = render.card_activity(render.reply_card(reply), reply.text)
+            update.id = clicked
+            await turn_context.update_activity(update)
+        elif not reply.ok or reply.actions:
+            await self._tell(turn_context, actor, reply)
+        # a click that worked shows on the ticket's card, redrawn for everyone by the outbox
+
+    async def _tell(self, turn_context: TurnContext, actor: Actor, reply: Reply) -> MessageRef:
+        """Answer the person in the thread they acted in (Teams has no private replies in a channel),
+        mentioning them so they are notified."""
+        content = render.reply_card(reply, to=(actor.user_id, actor.name or "you"))
+        response = await turn_context.send_activity(render.card_activity(content, reply.text))
+        activity = turn_context.activity
+        channel, root = split_conversation(activity.conversation.id)
+        return MessageRef(PLATFORM, tenant_of(activity), channel, response.id if response else "", root or activity.id)
+
+    # ------------------------------------------------------------ Teams' own commands
+
+    async def _tickets_here(self, turn_context: TurnContext, actor: Actor) -> Reply:
+        activity = turn_context.activity
+        if not in_channel(activity):
+            return Reply("Say `@Pitchin tickets here` in the team channel where tickets should go.", ok=False)
+        channel, _ = split_conversation(activity.conversation.id)
+        reference = TurnContext.get_conversation_reference(activity)
+        reference.activity_id, reference.user = None, None
+        reference.conversation = ConversationAccount(id=channel, is_group=True, conversation_type="channel",
+                                                     tenant_id=tenant_of(activity))
+        return await self._db(channels.set_ticket_channel, actor, PLATFORM, reference.serialize(), channel)
+
+    async def _help(self, turn_context: TurnContext, actor: Actor) -> Reply:
+        return Reply(help_text())

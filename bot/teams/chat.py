@@ -1,0 +1,150 @@
+"""TeamsChat: the ticket channel on Teams, as the delivery worker uses it (handlers' ChatPort).
+
+Every post is proactive: the channel's conversation reference (stored when someone said
+`@Pitchin tickets here`) says which connector service to call and as whom. A ticket's card starts
+its own thread (``create_conversation`` in the channel); the thread's conversation id is then
+"<channel id>;messageid=<card's activity id>", and everything about the ticket goes there.
+"""
+
+from __future__ import annotations
+
+import logging
+from copy import deepcopy
+from typing import Awaitable, Callable
+
+import aiohttp
+from botbuilder.core import BotAdapter, TurnContext
+from botbuilder.schema import (Activity, ConversationAccount, ConversationParameters, ConversationReference,
+                               ErrorResponseException)
+from msrest.exceptions import ClientRequestError
+
+from bot.teams import render
+from bot.teams.inbound import PLATFORM, split_conversation, thread_conversation
+from handlers import channels
+from handlers.base import Card, DeliveryError, DeliveryMark, MessageRef, ThreadRef
+from handlers.context import Context
+
+log = logging.getLogger("pitchin.teams")
+
+NO_CHANNEL = "no Teams channel has been chosen for tickets yet: say `@Pitchin tickets here` in one"
+# errors that will not go away by trying again: a malformed request, a message that is gone
+PERMANENT = {400, 404}
+
+
+class TeamsChat:
+    platform = PLATFORM
+
+    def __init__(self, adapter: BotAdapter, app_id: str, ctx: Context):
+        self.adapter = adapter
+        self.app_id = app_id
+        self.ctx = ctx
+        self._service_urls: dict[str, str] = {}  # tenant → the newest serviceUrl Teams sent
+
+    def remember_service_url(self, tenant: str, url: str | None) -> None:
+        """Teams may move a tenant to another connector address; incoming activities carry the current one."""
+        if url:
+            self._service_urls[tenant] = url
+
+    # ------------------------------------------------------------ calling the connector
+
+    async def _channel(self) -> ConversationReference:
+        stored = await self.ctx.db.run(channels.ticket_channel, self.ctx, PLATFORM)
+        if stored is None:
+            raise DeliveryError(NO_CHANNEL, retry_after=30)
+        reference = ConversationReference().deserialize(stored)
+        tenant = reference.conversation.tenant_id or ""
+        reference.service_url = self._service_urls.get(tenant, reference.service_url)
+        return reference
+
+    async def _in(self, conversation_id: str, what: str, work: Callable[[TurnContext], Awaitable]) -> None:
+        """Run ``work`` with a turn in ``conversation_id`` (the ticket channel's service and bot)."""
+        reference = deepcopy(await self._channel())
+        reference.conversation = ConversationAccount(id=conversation_id, is_group=True, conversation_type="channel",
+                                                     tenant_id=reference.conversation.tenant_id)
+
+        async def turn(context: TurnContext) -> None:
+            # a proactive turn has a made-up activity id; do not send "in reply to" it
+            context.activity.id = None
+            await work(context)
+
+        await self._guard(what, self.adapter.continue_conversation(reference, turn, self.app_id))
+
+    @staticmethod
+    async def _guard(what: str, call: Awaitable):
+        """The one place connector errors become DeliveryError (retried by the worker)."""
+        try:
+            return await call
+        except ErrorResponseException as exc:
+            response = exc.response
+            status = response.status_code if response is not None else 0
+            retry_after = None
+            if response is not None and response.headers.get("Retry-After", "").isdigit():
+                retry_after = float(response.headers["Retry-After"])
+            raise DeliveryError(f"Teams refused {what}: HTTP {status}", retry_after=retry_after,
+                                permanent=status in PERMANENT) from exc
+        except (ClientRequestError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise DeliveryError(f"could not reach Teams for {what}: {type(exc).__name__}") from exc
+
+    async def _send(self, conversation_id: str, activity: Activity, what: str) -> str:
+        sent: dict[str, str] = {}
+
+        async def work(context: TurnContext) -> None:
+            response = await context.send_activity(activity)
+            sent["id"] = response.id if response else ""
+
+        await self._in(conversation_id, what, work)
+        return sent["id"]
+
+    async def _update(self, conversation_id: str, activity_id: str, activity: Activity, what: str) -> None:
+        activity.id = activity_id
+
+        async def work(context: TurnContext) -> None:
+            await context.update_activity(activity)
+
+        await self._in(conversation_id, what, work)
+
+    # ------------------------------------------------------------ ChatPort
+
+    async def post_ticket(self, card: Card) -> ThreadRef:
+        reference = await self._channel()
+        channel = reference.conversation.id
+        tenant = reference.conversation.tenant_id or ""
+        created: dict[str, str] = {}
+
+        async def remember(context: TurnContext) -> None:
+            created["id"] = context.activity.id
+
+        parameters = ConversationParameters(is_group=True, bot=reference.bot, tenant_id=tenant,
+                                            channel_data={"channel": {"id": channel}},
+                                            activity=render.ticket_activity(card))
+        await self._guard("posting a ticket", self.adapter.create_conversation(
+            self.app_id, remember, parameters, reference.channel_id or "msteams", reference.service_url, None))
+        return ThreadRef(PLATFORM, tenant, channel, created["id"])
+
+    async def update_ticket(self, thread: ThreadRef, card: Card) -> None:
+        await self._update(thread_conversation(thread.channel, thread.thread_id), thread.thread_id,
+                           render.ticket_activity(card), "updating a ticket card")
+
+    async def post_in_thread(self, thread: ThreadRef, text: str, card: Card | None = None) -> MessageRef:
+        activity = render.ticket_activity(card) if card is not None else render.text_activity(text)
+        new_id = await self._send(thread_conversation(thread.channel, thread.thread_id), activity,
+                                  "posting in a ticket's thread")
+        return MessageRef(PLATFORM, thread.tenant, thread.channel, new_id, thread.thread_id)
+
+    async def mark_delivery(self, mark: DeliveryMark) -> None:
+        """Teams bots cannot react: redraw Pitchin's note about the reply (its Undo card), or say it
+        in the thread when there is no such note."""
+        text = mark.text or render.DEFAULT_MARKS[mark.state]
+        if mark.receipt is not None:
+            receipt = mark.receipt
+            conversation = thread_conversation(receipt.channel, receipt.thread_id or receipt.message_id)
+            content = render.delivery_card(mark)
+            await self._update(conversation, receipt.message_id, render.card_activity(content, text),
+                               "updating a reply's note")
+            return
+        channel, root = split_conversation(mark.message.channel)
+        root = mark.message.thread_id or root
+        if root is None:
+            log.warning("cannot show the delivery of Teams message %s: its thread is unknown", mark.message.message_id)
+            return
+        await self._send(thread_conversation(channel, root), render.text_activity(text), "saying a reply was delivered")

@@ -1,0 +1,137 @@
+"""Teams activities → neutral types. Names come from the activity, emails from the team roster
+(TeamsInfo.get_member), cached."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from botbuilder.core import TurnContext
+from botbuilder.core.teams import TeamsInfo
+from botbuilder.schema import Activity, ErrorResponseException
+from msrest.exceptions import ClientRequestError
+
+from handlers.base import Actor, MessageRef, ThreadRef
+
+log = logging.getLogger("pitchin.teams")
+
+PLATFORM = "teams"
+# a channel message's conversation id is "<channel id>;messageid=<id of the thread's first message>"
+THREAD_MARK = ";messageid="
+_OTHER_MENTION = re.compile(r"<at>(.*?)</at>", re.IGNORECASE)
+
+
+def split_conversation(conversation_id: str) -> tuple[str, str | None]:
+    """("19:…@thread.tacv2;messageid=17…") → ("19:…@thread.tacv2", "17…"); no thread → (id, None)."""
+    channel, _, root = conversation_id.partition(THREAD_MARK)
+    return channel, root or None
+
+
+def thread_conversation(channel: str, root: str) -> str:
+    return f"{channel}{THREAD_MARK}{root}"
+
+
+def tenant_of(activity: Activity) -> str:
+    if activity.conversation is not None and activity.conversation.tenant_id:
+        return activity.conversation.tenant_id
+    tenant = (activity.channel_data or {}).get("tenant") if isinstance(activity.channel_data, dict) else None
+    return (tenant or {}).get("id", "")
+
+
+def in_channel(activity: Activity) -> bool:
+    return activity.conversation is not None and activity.conversation.conversation_type == "channel"
+
+
+def thread_of(activity: Activity) -> ThreadRef | None:
+    """The channel thread an activity happened in (a new post is the root of its own thread)."""
+    if not in_channel(activity):
+        return None
+    channel, root = split_conversation(activity.conversation.id)
+    root = root or activity.reply_to_id or activity.id
+    return ThreadRef(PLATFORM, tenant_of(activity), channel, root) if root else None
+
+
+def message_ref(activity: Activity) -> MessageRef:
+    channel, root = split_conversation(activity.conversation.id)
+    return MessageRef(PLATFORM, tenant_of(activity), channel, activity.id or "", root)
+
+
+def from_bot(activity: Activity) -> bool:
+    sender = activity.from_property
+    return sender is None or sender.id == activity.recipient.id or (sender.role or "") == "bot"
+
+
+def _bot_mentions(activity: Activity) -> list[dict]:
+    found = []
+    for mention in TurnContext.get_mentions(activity):
+        props = mention.additional_properties or {}
+        if (props.get("mentioned") or {}).get("id") == activity.recipient.id:
+            found.append(props)
+    return found
+
+
+def mentions_bot(activity: Activity) -> bool:
+    return bool(_bot_mentions(activity))
+
+
+def clean_text(activity: Activity) -> str:
+    """What a person wrote, without the `<at>Pitchin</at>` that addressed the bot (it must never
+    reach a customer); other people's mentions become their plain names.
+
+    Not botbuilder's TurnContext.remove_recipient_mention: it deletes the bot's name wherever it
+    appears ("Pitchin will email you" loses a word) and misses a mention entity without a "text"."""
+    text = activity.text or ""
+    for mention in _bot_mentions(activity):
+        tag = mention.get("text") or f"<at>{(mention.get('mentioned') or {}).get('name', '')}</at>"
+        text = text.replace(tag, "")
+    return _OTHER_MENTION.sub(r"\1", text).strip()
+
+
+def command_words(text: str) -> str:
+    """A typed command, normalised for the lookup table: "Tickets  here" → "tickets here"."""
+    return " ".join(text.lower().split())
+
+
+def card_action(activity: Activity) -> tuple[str, str] | None:
+    """An Adaptive Card Action.Submit: the message's value is {"action": "ticket.claim", "ticket_id": 7}
+    (the id's key is named after the action's kind: ticket_id, reply_id)."""
+    data = activity.value
+    if not isinstance(data, dict) or not isinstance(data.get("action"), str):
+        return None
+    action_id = data["action"]
+    value = data.get(f"{action_id.partition('.')[0]}_id")
+    return action_id, "" if value is None else str(value)
+
+
+class People:
+    """Who is acting: the name from the activity, the email from the roster, cached for an hour."""
+
+    def __init__(self, ttl: float = 3600.0):
+        self.ttl = ttl
+        self._emails: dict[tuple[str, str], tuple[float, str | None]] = {}
+
+    async def actor(self, turn_context: TurnContext) -> Actor:
+        activity = turn_context.activity
+        user = activity.from_property
+        tenant = tenant_of(activity)
+        key = (tenant, user.id)
+        hit = self._emails.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            hit = (time.monotonic() + self.ttl, await self._email(turn_context, user.id))
+            self._emails[key] = hit
+        return Actor(PLATFORM, user.id, name=user.name or "", email=hit[1], tenant=tenant)
+
+    @staticmethod
+    async def _email(turn_context: TurnContext, user_id: str) -> str | None:
+        try:
+            member = await TeamsInfo.get_member(turn_context, user_id)
+        except (ErrorResponseException, ClientRequestError) as exc:
+            log.info("Teams did not say who %s is (%s); known by id only", user_id, exc)
+            return None
+        except (ValueError, TypeError):  # not in a team or chat Teams can be asked about (tests, the emulator)
+            return None
+        for candidate in (member.email, member.user_principal_name):
+            if candidate and "@" in candidate:
+                return candidate
+        return None
