@@ -14,7 +14,7 @@ import random
 import socket
 from typing import Awaitable, Callable
 
-from handlers import tickets
+from handlers import outbound
 from handlers.base import ChatPort, CustomerChannel, DeliveryError, DeliveryMark, MessageRef
 from handlers.context import Context
 from storage import repos
@@ -192,7 +192,7 @@ class DeliveryWorker:
         return port
 
     async def _thread(self, job: OutboxJob):
-        thread = await self.ctx.db.run(tickets.thread_of, self.ctx, job.payload["ticket_id"], job.payload["platform"])
+        thread = await self.ctx.db.run(outbound.thread_of, self.ctx, job.payload["ticket_id"], job.payload["platform"])
         if thread is None:
             # the ticket's root post has not been made (it is ahead of this job in the queue)
             raise RetryLater("the ticket has not been posted yet", delay=5)
@@ -203,23 +203,23 @@ class DeliveryWorker:
     async def _post_ticket(self, job: OutboxJob) -> None:
         ticket_id, platform = job.payload["ticket_id"], job.payload["platform"]
         port = self._chat(job)
-        posted, card = await self.ctx.db.run(tickets.ticket_to_post, self.ctx, ticket_id, platform)
+        posted, card = await self.ctx.db.run(outbound.ticket_to_post, self.ctx, ticket_id, platform)
         if posted is not None or card is None:
             return None  # posted before a crash (do not post twice), or the ticket is gone
         thread = await port.post_ticket(card)
         # the anchor is stored in the same transaction that marks this job done
-        return lambda session: tickets.anchor_in(session, ticket_id, thread, full_text=card.body_truncated)
+        return lambda session: outbound.anchor_in(session, ticket_id, thread, full_text=card.body_truncated)
 
     async def _update_ticket(self, job: OutboxJob) -> None:
         port = self._chat(job)
         thread = await self._thread(job)
-        card = await self.ctx.db.run(tickets.card_for, self.ctx, job.payload["ticket_id"])
+        card = await self.ctx.db.run(outbound.card_for, self.ctx, job.payload["ticket_id"])
         await port.update_ticket(thread, card)
 
     async def _customer_message(self, job: OutboxJob) -> None:
         port = self._chat(job)
         thread = await self._thread(job)
-        text = await self.ctx.db.run(tickets.full_text, self.ctx, job.payload["ticket_id"], job.payload["message_id"])
+        text = await self.ctx.db.run(outbound.full_text, self.ctx, job.payload["ticket_id"], job.payload["message_id"])
         head = "📨 The customer wrote again (the ticket is open again):" if job.payload.get("reopened") else \
             "📨 The customer wrote:"
         await port.post_in_thread(thread, f"{head}\n{text}")
@@ -249,7 +249,7 @@ class DeliveryWorker:
 
     async def _customer_reply(self, job: OutboxJob) -> None:
         reply_id = job.payload["reply_id"]
-        outgoing = await self.ctx.db.run(tickets.outgoing_reply, self.ctx, reply_id)
+        outgoing = await self.ctx.db.run(outbound.outgoing_reply, self.ctx, reply_id)
         if outgoing is None:
             return  # taken back, or already sent before a crash
         if self.customers is None:
@@ -258,8 +258,8 @@ class DeliveryWorker:
         try:
             where = await self.customers.send(outgoing)
         except DeliveryError as exc:
-            await self.ctx.db.run(tickets.reply_failed, self.ctx, reply_id, str(exc), job.attempts == 1, exc.permanent
+            await self.ctx.db.run(outbound.reply_failed, self.ctx, reply_id, str(exc), job.attempts == 1, exc.permanent
             )
             raise
         log.info("reply %s of ticket %s delivered: %s", reply_id, outgoing.ticket_id, where)
-        await self.ctx.db.run(tickets.reply_delivered, self.ctx, reply_id, had_failed)
+        await self.ctx.db.run(outbound.reply_delivered, self.ctx, reply_id, had_failed)

@@ -110,7 +110,7 @@ class Reply:
     rich: "Rich" = ()  # the same words with mentions, for platforms that can draw them
     replace_original: bool = False  # when answering a click on a private note, replace that note
     # the employee reply (TicketMessage id) this note is about: a platform that can edit its note
-    # later (Teams) hands the posted note to tickets.keep_receipt, and it then shows the delivery
+    # later (Teams) hands the posted note to outbound.keep_receipt, and it then shows the delivery
     delivery_of: int | None = None
 
 

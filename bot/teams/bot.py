@@ -11,7 +11,7 @@ from bot.teams import render
 from bot.teams.chat import TeamsChat
 from bot.teams.inbound import (PLATFORM, People, card_action, clean_text, command_words, from_bot, in_channel,
                                mentions_bot, message_ref, split_conversation, tenant_of, thread_of)
-from handlers import channels, registry, tickets
+from handlers import channels, outbound, registry, tickets
 from handlers.base import Actor, MessageRef, Reply
 from handlers.context import Context
 
@@ -96,7 +96,7 @@ class PitchinBot(ActivityHandler):
             return
         note = await self._tell(turn_context, actor, reply)
         if reply.delivery_of is not None and note.message_id:
-            await self._db(tickets.keep_receipt, reply.delivery_of, note)
+            await self._db(outbound.keep_receipt, reply.delivery_of, note)
 
     async def _on_command(self, turn_context: TurnContext, text: str) -> None:
         actor = await self.people.actor(turn_context)

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from bot.delivery import DeliveryWorker
-from handlers import registry, tickets
+from handlers import outbound, registry, tickets
 from handlers.base import Actor, DeliveryError, InboundMessage, MessageRef, ThreadRef, utcnow
 from handlers.cards import plain
 from storage.models import OutboxJob, TicketMessage
@@ -237,7 +237,7 @@ async def test_a_receipt_is_redrawn_with_the_delivery(ctx, worker, chat, custome
     reply = tickets.thread_reply(ctx, ANN, ThreadRef("test", "", "support", "root-1"), in_thread(1), "On it")
     assert reply.delivery_of == int(reply.actions[0].value)
     receipt = MessageRef("test", "", "support", "undo-card-1", "root-1")
-    tickets.keep_receipt(ctx, reply.delivery_of, receipt)
+    outbound.keep_receipt(ctx, reply.delivery_of, receipt)
     clock.advance(11)
     await drain(worker)
     (mark,) = chat.marks
@@ -251,7 +251,7 @@ async def test_a_receipt_posted_after_the_delivery_is_redrawn_at_once(ctx, worke
     clock.advance(11)
     await drain(worker)  # sent (and marked on the message itself) before the platform handed in its note
     receipt = MessageRef("test", "", "support", "late-card", "root-1")
-    tickets.keep_receipt(ctx, reply.delivery_of, receipt)
+    outbound.keep_receipt(ctx, reply.delivery_of, receipt)
     await drain(worker)
     assert [(m.state, m.receipt) for m in chat.marks] == [("sent", None), ("sent", receipt)]
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 from bot.teams.bot import PitchinBot
 from bot.teams.chat import TeamsChat
 from bot.teams.inbound import People, clean_text
-from handlers import channels, tickets
+from handlers import channels, outbound, tickets
 from handlers.base import InboundMessage, ThreadRef, utcnow
 from storage.models import OutboxJob, TicketMessage
 from tests.fakes.teams_connector import BOT_ID, GENERAL, SUPPORT, TENANT, Activities, FakeConnector, card_actions, card_text
@@ -60,7 +60,7 @@ def open_ticket(ctx) -> int:
         source="email", external_key="email:<t1@example.com>", sender_email="carol@example.com",
         sender_name="Carol", subject="Double charge", text="Charged twice", received_at=utcnow(),
         email_message_id="<t1@example.com>"))
-    tickets.anchor(ctx, result.ticket_id, ThreadRef("teams", TENANT, SUPPORT, ROOT))
+    outbound.anchor(ctx, result.ticket_id, ThreadRef("teams", TENANT, SUPPORT, ROOT))
     return result.ticket_id
 
 

@@ -1,0 +1,200 @@
+"""What the delivery worker needs from the core: cards to draw, replies to send, and what to show
+once they went (or did not). Also the outbox keys and the helper that queues a job per platform.
+"""
+
+from __future__ import annotations
+
+from handlers.base import MessageRef, OutgoingReply, PersonRef, ThreadRef
+from handlers.cards import ticket_card
+from handlers.context import Context
+from storage import repos
+from storage.models import ThreadAnchor, Ticket, TicketMessage
+
+
+def chat_key(platform: str, ticket_id: int) -> str:
+    return f"chat:{platform}:ticket:{ticket_id}"
+
+
+def customer_key(ticket_id: int) -> str:
+    return f"customer:ticket:{ticket_id}"
+
+
+def to_chat(ctx: Context, session, kind: str, ticket_id: int, skip: str | None = None, **payload) -> None:
+    """Queue a chat job on every platform (but ``skip``, where the thing happened and is seen already)."""
+    for platform in ctx.platforms:
+        if platform != skip:
+            repos.enqueue(session, kind, {"platform": platform, "ticket_id": ticket_id, **payload},
+                          chat_key(platform, ticket_id))
+
+
+
+def name_of(ref: PersonRef | None) -> str:
+    return ref.name if ref else "someone"
+
+
+
+def where_to(ticket: Ticket) -> str:
+    return "by email" if ticket.reply_url is None else "to the web form"
+
+
+def ref_dict(ref: MessageRef) -> dict:
+    return {"platform": ref.platform, "tenant": ref.tenant, "channel": ref.channel, "message_id": ref.message_id,
+            "thread_id": ref.thread_id}
+
+
+def keep_receipt(ctx: Context, reply_id: int, receipt: MessageRef) -> None:
+    """Remember Pitchin's own note about a reply (the Undo card a platform posted), so that the
+    delivery is shown by redrawing it. When the reply went out before the note was posted, the
+    note is redrawn at once."""
+    with ctx.db.transaction() as session:
+        reply = session.get(TicketMessage, reply_id)
+        if reply is None or reply.kind != "reply":
+            return
+        reply.receipt_ref = ref_dict(receipt)
+        session.add(reply)
+        ticket = session.get(Ticket, reply.ticket_id)
+        if reply.delivery_state == "sent":
+            mark(session, reply, "sent", f"✅ Sent to {ticket.customer_email} {where_to(ticket)}.")
+        elif reply.delivery_error:
+            state = "gave_up" if reply.delivery_state == "failed" else "failed"
+            mark(session, reply, state, failure_text(ticket, reply.delivery_error, state == "gave_up"))
+        else:
+            return
+    ctx.wake()
+
+
+
+# ---------------------------------------------------------------- for the delivery worker
+
+
+def card_for(ctx: Context, ticket_id: int):
+    with ctx.db.transaction(read_only=True) as session:
+        return _card(session, ticket_id)
+
+
+def _card(session, ticket_id: int):
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        return None
+    first = repos.first_customer_message(session, ticket_id)
+    people = repos.person_refs(session, [ticket.claimed_by_id, ticket.closed_by_id])
+    return ticket_card(ticket, first.text if first else "", first.attachments if first else [], people)
+
+
+def full_text(ctx: Context, ticket_id: int, message_id: int | None = None) -> str:
+    with ctx.db.transaction(read_only=True) as session:
+        messages = repos.conversation(session, ticket_id)
+    for m in messages:
+        if m.kind == "customer" and (message_id is None or m.id == message_id):
+            return m.text
+    return ""
+
+
+def outgoing_reply(ctx: Context, reply_id: int) -> OutgoingReply | None:
+    """The reply as it goes out, threaded on everything said in the ticket so far."""
+    with ctx.db.transaction(read_only=True) as session:
+        reply = session.get(TicketMessage, reply_id)
+        if reply is None or reply.delivery_state in ("cancelled", "sent"):
+            return None
+        ticket = session.get(Ticket, reply.ticket_id)
+        author = repos.person_refs(session, [reply.author_person_id]).get(reply.author_person_id)
+        earlier = [m for m in repos.conversation(session, ticket.id) if m.id < reply.id and m.email_message_id
+                   and (m.kind == "customer" or m.delivery_state == "sent")]
+    last_customer = next((m for m in reversed(earlier) if m.kind == "customer"), None)
+    subject = ticket.subject if ticket.subject.lower().startswith("re:") else f"Re: {ticket.subject}"
+    return OutgoingReply(
+        ticket_id=ticket.id,
+        reply_id=reply.id,
+        to_email=ticket.customer_email,
+        to_name=ticket.customer_name,
+        subject=subject,
+        text=reply.text,
+        author_name=name_of(author),
+        message_id=reply.email_message_id,
+        in_reply_to=last_customer.email_message_id if last_customer else None,
+        references=tuple(m.email_message_id for m in earlier)[-20:],
+        reply_url=ticket.reply_url,
+        external_id=ticket.external_id,
+    )
+
+
+def reply_delivered(ctx: Context, reply_id: int, had_failed: bool) -> None:
+    with ctx.db.transaction() as session:
+        reply = session.get(TicketMessage, reply_id)
+        ticket = session.get(Ticket, reply.ticket_id)
+        reply.delivery_state, reply.delivered_at, reply.delivery_error = "sent", ctx.now(), None
+        session.add(reply)
+        sent = f"✅ Sent to {ticket.customer_email} {where_to(ticket)}"
+        if reply.chat_ref:
+            mark(session, reply, "recovered" if had_failed else "sent", f"{sent} after all." if had_failed else f"{sent}.")
+        author = repos.person_refs(session, [reply.author_person_id]).get(reply.author_person_id)
+        # people on the other platforms see the answer in their thread
+        to_chat(ctx, session, "chat.notice", ticket.id, skip=(reply.chat_ref or {}).get("platform"),
+                 text=f"✉️ {name_of(author)} answered {ticket.customer_email}:\n{reply.text}")
+    ctx.wake()
+
+
+def failure_text(ticket: Ticket, error: str, permanent: bool) -> str:
+    if permanent:
+        return (f"⚠️ Not delivered to {ticket.customer_email}: {error}. "
+                "Pitchin gave up: fix the address or answer another way.")
+    return f"⚠️ Not delivered to {ticket.customer_email} yet: {error}. Pitchin keeps trying."
+
+
+def reply_failed(ctx: Context, reply_id: int, error: str, first_failure: bool, permanent: bool) -> None:
+    with ctx.db.transaction() as session:
+        reply = session.get(TicketMessage, reply_id)
+        ticket = session.get(Ticket, reply.ticket_id)
+        reply.delivery_error = error
+        if permanent:
+            reply.delivery_state = "failed"
+        session.add(reply)
+        if first_failure or permanent:
+            if reply.chat_ref:
+                mark(session, reply, "gave_up" if permanent else "failed", failure_text(ticket, error, permanent))
+            then = "Pitchin gave up: fix the address or answer another way." if permanent else \
+                "Pitchin keeps trying and will show ✅ when it goes through."
+            to_chat(ctx, session, "chat.notice", ticket.id,
+                     text=f"⚠️ Your reply to {ticket.customer_email} has not been delivered: {error}. {then}")
+    ctx.wake()
+
+
+def mark(session, reply: TicketMessage, state: str, text: str) -> None:
+    """Queue showing a reply's delivery where it was written (a "chat.mark_delivery" job)."""
+    ref = reply.chat_ref
+    repos.enqueue(session, "chat.mark_delivery",
+                  {**ref, "state": state, "text": text, "receipt": reply.receipt_ref},
+                  chat_key(ref["platform"], reply.ticket_id))
+
+
+def ticket_to_post(ctx: Context, ticket_id: int, platform: str):
+    """(the thread it was already posted as, or None; the card to post) in one read."""
+    with ctx.db.transaction(read_only=True) as session:
+        a = repos.anchor_for(session, ticket_id, platform)
+        if a is not None:
+            return ThreadRef(a.platform, a.tenant, a.channel, a.thread_id), None
+        return None, _card(session, ticket_id)
+
+
+def anchor_in(session, ticket_id: int, thread: ThreadRef, full_text: bool = False) -> None:
+    """Remember where a ticket was posted; when its card had to cut the mail, queue the whole text
+    for the thread (in the same transaction, so it is neither lost nor posted twice)."""
+    session.add(ThreadAnchor(ticket_id=ticket_id, platform=thread.platform, tenant=thread.tenant,
+                             channel=thread.channel, thread_id=thread.thread_id))
+    if full_text:
+        first = repos.first_customer_message(session, ticket_id)
+        if first is not None:
+            repos.enqueue(session, "chat.notice", {"platform": thread.platform, "ticket_id": ticket_id,
+                                                   "text": f"Full message:\n{first.text}"},
+                          chat_key(thread.platform, ticket_id))
+
+
+def anchor(ctx: Context, ticket_id: int, thread: ThreadRef) -> None:
+    with ctx.db.transaction() as session:
+        anchor_in(session, ticket_id, thread)
+
+
+def thread_of(ctx: Context, ticket_id: int, platform: str) -> ThreadRef | None:
+    with ctx.db.transaction(read_only=True) as session:
+        a = repos.anchor_for(session, ticket_id, platform)
+        return ThreadRef(a.platform, a.tenant, a.channel, a.thread_id) if a else None
