@@ -77,6 +77,8 @@ class DeliveryWorker:
             "chat.mark_delivery": self._mark_delivery,
             "chat.react": self._legacy_react,  # queued by versions before chat.mark_delivery
             "customer.reply": self._customer_reply,
+            "customer.suggestion": self._customer_suggestion,
+            "chat.direct": self._direct,
         }
 
     # ------------------------------------------------------------ running
@@ -263,3 +265,22 @@ class DeliveryWorker:
             raise
         log.info("reply %s of ticket %s delivered: %s", reply_id, outgoing.ticket_id, where)
         await self.ctx.db.run(outbound.reply_delivered, self.ctx, reply_id, had_failed)
+
+    async def _customer_suggestion(self, job: OutboxJob) -> None:
+        notice = await self.ctx.db.run(outbound.suggestion_notice, self.ctx, job.payload)
+        if notice is None:
+            return  # the card is gone
+        if self.customers is None:
+            raise RetryLater("no way to reach customers is configured (SMTP_URL)", delay=60)
+        where = await self.customers.send(notice)
+        log.info("suggestion %s: told %s (%s)", job.payload["card_id"], notice.to_email, where)
+
+    async def _direct(self, job: OutboxJob) -> None:
+        """A private message to a colleague, on the first platform where Pitchin can reach them."""
+        targets = await self.ctx.db.run(outbound.direct_targets, self.ctx, job.payload["person_id"])
+        for platform, tenant, user_id in targets:
+            port = self.chats.get(platform)
+            if port is not None and hasattr(port, "direct"):
+                await port.direct(tenant, user_id, job.payload["text"])
+                return
+        log.info("no platform can reach person %s directly; skipped: %s", job.payload["person_id"], job.payload["text"])

@@ -112,6 +112,7 @@ class Reply:
     # the employee reply (TicketMessage id) this note is about: a platform that can edit its note
     # later (Teams) hands the posted note to outbound.keep_receipt, and it then shows the delivery
     delivery_of: int | None = None
+    file: tuple[str, str] | None = None  # (file name, text content) to hand over, e.g. a CSV export
 
 
 # how far an employee's reply to a customer has got

@@ -8,6 +8,8 @@ from storage.models import Ticket
 # Block Kit allows 3,000 characters in a section; Adaptive Cards are roomier but a wall of text
 # in a channel helps nobody. Longer mail is cut here and posted whole in the thread.
 BODY_LIMIT = 2800
+# opens the feedback form with the ticket's customer filled in (each platform draws its own form)
+FEEDBACK_FROM_TICKET = "feedback.from_ticket"
 
 
 def ticket_state(ticket: Ticket) -> str:
@@ -37,6 +39,8 @@ def ticket_card(ticket: Ticket, first_text: str, attachments: list, people: dict
         actions = (Button("Unclaim", "ticket.unclaim", value), Button("Close", "ticket.close", value, style="danger"))
     else:
         actions = (Button("Reopen", "ticket.reopen", value),)
+    # the customer asked for something the product does not do: file it in the suggestion tracker
+    actions += (Button("Log feedback", FEEDBACK_FROM_TICKET, value),)
 
     customer = f"{ticket.customer_name} <{ticket.customer_email}>" if ticket.customer_name else ticket.customer_email
     fields: list[tuple[str, Rich]] = [("From", (customer,)), ("Received", (When(ticket.created_at),))]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from handlers.base import Clock, SystemClock
 from storage.db import Database
@@ -17,6 +17,17 @@ class Context:
     mail_domain: str = "pitchin.invalid"  # right-hand side of our Message-IDs
     clock: Clock = field(default_factory=SystemClock)
     wake: Callable[[], None] = lambda: None  # tells an in-process delivery worker there is work
+    embedder: Any = None  # handlers.similarity.Embedder; the local model when None
+    _suggestions: Any = field(default=None, repr=False)  # the suggestion index, built on first use
+
+    @property
+    def suggestions(self):
+        """The in-memory index of suggestion cards, kept in step with the database."""
+        if self._suggestions is None:
+            from handlers.feedback_index import SuggestionIndex
+
+            self._suggestions = SuggestionIndex(self.embedder)
+        return self._suggestions
 
     def now(self):
         return self.clock.now()

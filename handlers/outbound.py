@@ -4,6 +4,8 @@ once they went (or did not). Also the outbox keys and the helper that queues a j
 
 from __future__ import annotations
 
+import hashlib
+
 from handlers.base import MessageRef, OutgoingReply, PersonRef, ThreadRef
 from handlers.cards import ticket_card
 from handlers.context import Context
@@ -198,3 +200,46 @@ def thread_of(ctx: Context, ticket_id: int, platform: str) -> ThreadRef | None:
     with ctx.db.transaction(read_only=True) as session:
         a = repos.anchor_for(session, ticket_id, platform)
         return ThreadRef(a.platform, a.tenant, a.channel, a.thread_id) if a else None
+
+
+# ---------------------------------------------------------------- suggestion outcomes
+
+
+def suggestion_notice(ctx: Context, payload: dict) -> OutgoingReply | None:
+    """The one message a customer gets when a suggestion they made ships or is declined."""
+    from storage.models import SuggestionCard
+
+    with ctx.db.transaction(read_only=True) as session:
+        card = session.get(SuggestionCard, payload["card_id"])
+        ticket = session.get(Ticket, payload["ticket_id"]) if payload.get("ticket_id") else None
+    if card is None:
+        return None
+    name = payload.get("name") or "there"
+    if payload["outcome"] == "shipped":
+        subject = f"You asked, we built it: {card.title}"
+        body = f"Hi {name},\n\nYou asked us for this: {card.title}\n\nGood news: it has shipped."
+    else:
+        subject = f"About your suggestion: {card.title}"
+        body = f"Hi {name},\n\nYou asked us for this: {card.title}\n\nWe have decided not to build it for now."
+    if payload.get("message"):
+        body += f"\n\n{payload['message']}"
+    body += "\n\nThank you for telling us. It made a difference.\n"
+    email = (payload.get("email") or "").lower()
+    digest = hashlib.sha256(f"{card.id}:{email}:{payload['outcome']}".encode()).hexdigest()[:16]
+    return OutgoingReply(
+        ticket_id=ticket.id if ticket else 0, reply_id=0, to_email=email, to_name=payload.get("name") or "",
+        subject=subject, text=body, author_name="", references=(), in_reply_to=None,
+        message_id=f"<pitchin.suggestion.{card.id}.{payload['outcome']}.{digest}@{ctx.mail_domain}>",
+        reply_url=ticket.reply_url if ticket else None, external_id=ticket.external_id if ticket else None,
+    )
+
+
+def direct_targets(ctx: Context, person_id: int) -> list[tuple[str, str, str]]:
+    """Where a person can be reached directly: (platform, tenant, user id) for each account."""
+    from sqlalchemy import select
+
+    from storage.models import Identity
+
+    with ctx.db.transaction(read_only=True) as session:
+        rows = session.execute(select(Identity).where(Identity.person_id == person_id).order_by(Identity.id)).scalars()
+        return [(i.platform, i.tenant, i.user_id) for i in rows]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from handlers import tickets
+from handlers import feedback, tickets
 from handlers.base import Actor, Reply, Usage
 from handlers.context import Context
 
@@ -23,7 +23,17 @@ ACTIONS: dict[str, Callable[[Context, Actor, int], Reply]] = {
 }
 
 
+# action id → handler(ctx, actor, value) for buttons whose value is not a single number
+TEXT_ACTIONS: dict[str, Callable[[Context, Actor, str], Reply]] = {
+    "feedback.add": feedback.add_to_card,
+    "feedback.new": feedback.create_new,
+    "feedback.announce": feedback.announce,
+}
+
+
 def run_action(ctx: Context, actor: Actor, action_id: str, value: str) -> Reply:
+    if action_id in TEXT_ACTIONS:
+        return TEXT_ACTIONS[action_id](ctx, actor, str(value))
     handler = ACTIONS.get(action_id)
     if handler is None:
         return Reply(f"Pitchin does not know the button “{action_id}”. Is this an old message?", ok=False)
@@ -91,3 +101,51 @@ def run_command(ctx: Context, actor: Actor, text: str, prefix: str = "") -> Repl
         return command.run(ctx, actor, words[1:])
     except Usage as exc:
         return Reply(f"{exc.message}\nUsage: {prefix}{exc.usage}", ok=False)
+
+
+# ---------------------------------------------------------------- /feedback
+
+
+def _card_number(word: str, kind: str) -> int:
+    if not word.lstrip("#").isdigit():
+        raise Usage(f"“{word}” is not a card number.", feedback.USAGE[kind])
+    return int(word.lstrip("#"))
+
+
+def feedback_help() -> str:
+    return "Feedback commands:\n" + "\n".join(f"  {u}" for u in feedback.USAGE.values())
+
+
+def run_feedback(ctx: Context, actor: Actor, text: str) -> Reply:
+    """`/feedback …`: a subcommand, or else one line of feedback. (Empty text opens the form; the
+    adapter does that before calling here.)"""
+    words = text.split()
+    if not words:
+        return Reply(feedback_help())
+    verb, args = words[0].lower(), words[1:]
+    try:
+        if verb == "log":  # feedback that starts with a command word: `/feedback log search is slow`
+            return feedback.log(ctx, actor, feedback.Draft(text=" ".join(args)))
+        if verb == "help" and not args:
+            return Reply(feedback_help())
+        if verb == "merge":
+            if len(args) != 3 or args[1].lower() != "into":
+                raise Usage("Say which card goes into which.", feedback.USAGE["merge"])
+            return feedback.merge(ctx, actor, _card_number(args[0], "merge"), _card_number(args[2], "merge"))
+        if verb == "status":
+            if len(args) < 2:
+                raise Usage("Give a card number and a status.", feedback.USAGE["status"])
+            return feedback.set_status(ctx, actor, _card_number(args[0], "status"), args[1], " ".join(args[2:]))
+        if verb == "show":
+            if len(args) != 1:
+                raise Usage("Give one card number.", feedback.USAGE["show"])
+            return feedback.show(ctx, _card_number(args[0], "show"))
+        if verb == "top" and len(args) <= 1:
+            return feedback.top(ctx, " ".join(args))
+        if verb == "search":
+            return feedback.search(ctx, " ".join(args))
+        if verb == "export" and not args:
+            return Reply("All feedback, one row per request.", file=("pitchin-feedback.csv", feedback.export_csv(ctx)))
+    except Usage as exc:
+        return Reply(str(exc), ok=False)
+    return feedback.log(ctx, actor, feedback.Draft(text=text.strip()))

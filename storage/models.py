@@ -117,3 +117,58 @@ class Setting(SQLModel, table=True):
     key: str = Field(primary_key=True)
     value: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SuggestionCard(SQLModel, table=True):
+    """One product suggestion; every customer who asked for it is on it (through its requests)."""
+
+    __tablename__ = "suggestion_card"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    title: str
+    status: str = Field(default="new", index=True)  # new, planned, in_progress, shipped, declined
+    department: str = ""
+    created_by_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    merged_into_id: Optional[int] = Field(default=None, foreign_key="suggestion_card.id")
+    announcement: Optional[str] = None  # the message customers got when it shipped or was declined
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SuggestionRequest(SQLModel, table=True):
+    """One time someone asked for a card's suggestion: who, in their words, logged by whom."""
+
+    __tablename__ = "suggestion_request"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    card_id: int = Field(foreign_key="suggestion_card.id", index=True)
+    text: str
+    quote: str = ""
+    customer_email: Optional[str] = Field(default=None, index=True)
+    customer_name: str = ""
+    importance: str = ""
+    department: str = ""
+    ticket_id: Optional[int] = Field(default=None, foreign_key="ticket.id")
+    logged_by_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SuggestionNotice(SQLModel, table=True):
+    """A customer (or an employee who logged a request) told of a card's outcome, at most once."""
+
+    __tablename__ = "suggestion_notice"
+    __table_args__ = (UniqueConstraint("card_id", "recipient", "outcome", name="uq_notice_once"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    card_id: int = Field(foreign_key="suggestion_card.id", index=True)
+    recipient: str  # "customer:<email>", "webhook:<url>", "person:<id>"
+    outcome: str  # "shipped" or "declined"
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FeedbackDraft(SQLModel, table=True):
+    """Feedback being logged, kept while the person picks a similar card or "Create new"."""
+
+    __tablename__ = "feedback_draft"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    used: bool = False
+    created_at: datetime = Field(default_factory=utcnow)

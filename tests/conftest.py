@@ -87,6 +87,7 @@ class RecordingChat:
         self.delivery: dict[str, str] = {}  # employee message id → its latest delivery state
         self.updates = 0
         self.fail_next = 0
+        self.direct_messages: list[tuple[str, str]] = []  # (user id, text)
 
     def _maybe_fail(self):
         from handlers.base import DeliveryError
@@ -94,6 +95,10 @@ class RecordingChat:
         if self.fail_next:
             self.fail_next -= 1
             raise DeliveryError("chat is down")
+
+    async def direct(self, tenant, user_id, text):
+        self._maybe_fail()
+        self.direct_messages.append((user_id, text))
 
     async def post_ticket(self, card):
         self._maybe_fail()

@@ -151,6 +151,9 @@ class ConsoleChat:
         self._posts += 1
         return MessageRef(PLATFORM, "", CHANNEL, f"{thread.thread_id}.post-{self._posts}", thread.thread_id)
 
+    async def direct(self, tenant: str, user_id: str, text: str) -> None:
+        self.write(f"✉️  to {user_id}: {text}")
+
     async def mark_delivery(self, mark: DeliveryMark) -> None:
         shown = DELIVERY.get(mark.state, mark.text or mark.state)
         self.write(thread_text(self._number(mark.message.message_id), shown))

@@ -86,3 +86,7 @@ class SlackChat:
             else:
                 await self._call("reactions.remove", harmless=("no_reaction",), channel=mark.message.channel,
                                  timestamp=mark.message.message_id, name=emoji)
+
+    async def direct(self, tenant: str, user_id: str, text: str) -> None:
+        """A message in the person's DM with Pitchin (the app's Messages tab)."""
+        await self._call("chat.postMessage", channel=user_id, text=render.escape(text)[: render.MESSAGE_LIMIT])

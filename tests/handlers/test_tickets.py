@@ -57,7 +57,7 @@ async def test_new_mail_is_posted_once_with_claim_and_close(ctx, worker, chat):
     card = chat.roots["root-1"]
     assert card.title == f"#{result.ticket_id} · Double charge"
     assert "charged twice" in card.body
-    assert [b.label for b in card.actions] == ["Claim", "Close"]
+    assert [b.label for b in card.actions] == ["Claim", "Close", "Log feedback"]
     assert plain(card.status).startswith("🟢 Open")
 
 
@@ -78,7 +78,7 @@ async def test_claim_then_second_claimer_is_told_who(ctx, worker, chat):
     assert not lost.ok and lost.text == f"#{t} is already claimed by Ann."
     await drain(worker)
     assert plain(chat.roots["root-1"].status) == "🙋 Claimed by Ann."
-    assert [b.label for b in chat.roots["root-1"].actions] == ["Unclaim", "Close"]
+    assert [b.label for b in chat.roots["root-1"].actions] == ["Unclaim", "Close", "Log feedback"]
 
 
 async def test_unknown_ticket_and_bad_command(ctx):
@@ -171,7 +171,7 @@ async def test_customer_writing_to_closed_ticket_reopens_it(ctx, worker, chat):
     assert tickets.close(ctx, BOB, t).ok
     assert "already closed by Bob" in tickets.close(ctx, ANN, t).text
     await drain(worker)
-    assert [b.label for b in chat.roots["root-1"].actions] == ["Reopen"]
+    assert [b.label for b in chat.roots["root-1"].actions] == ["Reopen", "Log feedback"]
     tickets.intake(ctx, mail("still broken", key="<c2@example.com>", refs=("<c1@example.com>",)))
     await drain(worker)
     assert plain(chat.roots["root-1"].status).startswith("🟢 Open")

@@ -1,0 +1,132 @@
+"""Card matching quality: is the right card the first one offered, and among the three offered?
+
+What is measured
+    Any ``text,category`` CSV (default: banking77's 3,080 test queries, 77 intents, from shared/
+    beside this repository). Every category is one card. The split is fixed by ``--seed``: one
+    ``random.Random(seed)``; for each category in sorted order, its texts in file order are
+    shuffled with it and the first ``--per-card`` become the card's requests, the rest are queries;
+    then the queries of all categories are shuffled with the same generator (a realistic stream:
+    the file is grouped by category). Each query asks ``CardIndex.similar(text, k=3)``.
+
+    ``first`` / ``among_three``: static, the cards hold only their ``--per-card`` seed requests.
+    ``first_online`` / ``among_three_online``: the same stream, but after being scored each query is
+    added to its true card, as when an employee accepts "Add to this card" (the index learns).
+
+    ``--centroid-weight``, ``--lexical-weight``, ``--lexical-centroid-weight``, ``--shortlist`` and
+    ``--dim`` reproduce the variants of bench/SIMILARITY.md (e.g. ``--centroid-weight 0
+    --lexical-weight 0 --lexical-centroid-weight 0`` is plain "most similar request" cosine).
+
+    ``--engine openai`` needs OPENAI_API_KEY and an OpenAI embedder from ``bot.llm``
+    (``OpenAIEmbedder``, not written yet); without them it stops with an error. Nothing is downloaded.
+
+    python bench/similarity.py [--csv PATH] [--per-card 5] [--seed 0] [--engine local|openai]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from handlers.similarity import CardIndex, Embedder, LocalEmbedder  # noqa: E402
+
+DEFAULT_CSV = ROOT.parent / "shared" / "data" / "banking77" / "test.csv"
+
+
+def read_rows(path: Path) -> list[tuple[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return [(row["text"], row["category"]) for row in csv.DictReader(f)]
+
+
+def split(rows: list[tuple[str, str]], per_card: int, seed: int):
+    """(card requests, query stream), both as (text, category) lists; see the module docstring."""
+    rng = random.Random(seed)
+    by_category: dict[str, list[str]] = {}
+    for text, category in rows:
+        by_category.setdefault(category, []).append(text)
+    requests, queries = [], []
+    for category in sorted(by_category):
+        texts = list(by_category[category])
+        rng.shuffle(texts)
+        requests += [(text, category) for text in texts[:per_card]]
+        queries += [(text, category) for text in texts[per_card:]]
+    rng.shuffle(queries)
+    return requests, queries
+
+
+def evaluate(embedder: Embedder, requests, queries, online: bool, **weights) -> tuple[float, float]:
+    index: CardIndex[str] = CardIndex(embedder, [(category, text) for text, category in requests], **weights)
+    first = among = 0
+    for text, category in queries:
+        offered = [card for card, _ in index.similar(text, k=3)]
+        first += bool(offered) and offered[0] == category
+        among += category in offered
+        if online:
+            index.add(category, text)
+    n = max(len(queries), 1)
+    return round(first / n, 4), round(among / n, 4)
+
+
+def make_embedder(engine: str, dim: int) -> Embedder:
+    if engine == "local":
+        return LocalEmbedder(dim)
+    if not os.environ.get("OPENAI_API_KEY"):
+        sys.exit("bench/similarity.py: --engine openai needs OPENAI_API_KEY (and bot.llm.OpenAIEmbedder); "
+                 "use --engine local for the bundled offline model")
+    try:
+        from bot.llm import OpenAIEmbedder  # type: ignore[attr-defined]
+    except ImportError:
+        sys.exit("bench/similarity.py: --engine openai: this build has no OpenAI embedder yet "
+                 "(bot.llm.OpenAIEmbedder); use --engine local")
+    return OpenAIEmbedder()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--csv", type=Path, default=DEFAULT_CSV, help="text,category CSV (default: banking77 test)")
+    p.add_argument("--per-card", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--engine", choices=("local", "openai"), default="local")
+    p.add_argument("--dim", type=int, default=256, help="local engine: 256, or 128/64 by truncation")
+    p.add_argument("--centroid-weight", type=float, default=None)
+    p.add_argument("--lexical-weight", type=float, default=None)
+    p.add_argument("--lexical-centroid-weight", type=float, default=None)
+    p.add_argument("--shortlist", type=int, default=None)
+    p.add_argument("--no-online", action="store_true", help="skip the online pass")
+    args = p.parse_args()
+    if not args.csv.exists():
+        sys.exit(f"bench/similarity.py: no such CSV: {args.csv}")
+    embedder = make_embedder(args.engine, args.dim)
+    weights = {name: value for name, value in (
+        ("centroid_weight", args.centroid_weight), ("lexical_weight", args.lexical_weight),
+        ("lexical_centroid_weight", args.lexical_centroid_weight), ("shortlist", args.shortlist))
+        if value is not None}
+    requests, queries = split(read_rows(args.csv), args.per_card, args.seed)
+    started = time.perf_counter()
+    first, among = evaluate(embedder, requests, queries, online=False, **weights)
+    result = {"engine": args.engine, "model": embedder.name, "first": first, "among_three": among}
+    if not args.no_online:
+        result["first_online"], result["among_three_online"] = evaluate(embedder, requests, queries, True, **weights)
+    defaults = CardIndex(embedder)
+    result.update({
+        "cards": len({category for _, category in requests}), "queries": len(queries),
+        "per_card": args.per_card, "seed": args.seed, "csv": args.csv.name,
+        "centroid_weight": weights.get("centroid_weight", defaults.centroid_weight),
+        "lexical_weight": weights.get("lexical_weight", defaults.lexical_weight),
+        "lexical_centroid_weight": weights.get("lexical_centroid_weight", defaults.lexical_centroid_weight),
+        "shortlist": weights.get("shortlist", defaults.shortlist),
+        "seconds": round(time.perf_counter() - started, 2),
+    })
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

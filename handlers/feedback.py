@@ -1,0 +1,426 @@
+"""The suggestion tracker: feedback logged where it is heard, duplicates caught while logging,
+every customer who asked known, and told once when their suggestion ships (or is declined).
+
+Written once for Slack, Teams and the console; adapters turn their forms into a ``Draft``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from handlers.base import Actor, Button, Reply
+from handlers.context import Context
+from handlers.outbound import name_of
+from storage import repos
+from storage.models import (FeedbackDraft, SuggestionCard, SuggestionNotice, SuggestionRequest, Ticket)
+
+STATUSES = ("new", "planned", "in_progress", "shipped", "declined")  # Fider's fixed set
+STATUS_WORDS = {"new": "new", "planned": "planned", "in_progress": "in_progress", "in-progress": "in_progress",
+                "progress": "in_progress", "inprogress": "in_progress", "started": "in_progress",
+                "shipped": "shipped", "done": "shipped", "declined": "declined", "rejected": "declined"}
+OUTCOMES = ("shipped", "declined")
+IMPORTANCE = ("nice to have", "important", "blocker")
+SIMILAR_MIN_SCORE = 0.3  # below this a card is not offered as "the same suggestion" (related ~0.35+, unrelated <0.2)
+SEARCH_MIN_SCORE = 0.25  # search is looser than "the same suggestion"
+TITLE_LIMIT = 120
+
+USAGE = {
+    "log": "/feedback <what the customer wants>   (or /feedback alone for the form)",
+    "merge": "/feedback merge <card> into <card>",
+    "status": "/feedback status <card> new|planned|in_progress|shipped|declined",
+    "show": "/feedback show <card>",
+    "top": "/feedback top [department]",
+    "search": "/feedback search <words>",
+    "export": "/feedback export",
+    "log words": "/feedback log <text>   (feedback that starts with one of these command words)",
+}
+
+
+@dataclass(frozen=True)
+class Draft:
+    """Feedback as typed into a form (or one line)."""
+
+    text: str
+    customers: tuple[str, ...] = ()  # emails or names
+    department: str = ""
+    importance: str = ""
+    quote: str = ""
+    ticket_id: int | None = None
+
+    def problems(self) -> list[str]:
+        out = []
+        if not self.text.strip():
+            out.append("Say what the customer wants.")
+        if self.importance and self.importance not in IMPORTANCE:
+            out.append(f"Importance is one of: {', '.join(IMPORTANCE)}.")
+        return out
+
+
+@dataclass
+class Offer:
+    """Cards like the one being logged, for the person to pick from (or create a new one)."""
+
+    draft_id: int
+    cards: list[dict] = field(default_factory=list)  # id, title, status, customers, score
+
+
+def status_label(status: str) -> str:
+    return status.replace("_", " ")
+
+
+def _usage(kind: str, why: str) -> Reply:
+    return Reply(f"{why}\nUsage: {USAGE[kind]}", ok=False)
+
+
+def _customer_key(email: str | None, name: str) -> str:
+    return f"email:{email.lower()}" if email else f"name:{name.strip().lower()}"
+
+
+def _split_customer(raw: str) -> tuple[str | None, str]:
+    raw = raw.strip()
+    match = re.search(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", raw)
+    if match:
+        name = raw.replace(match.group(0), "").strip(" <>,\"'") or match.group(0).split("@")[0]
+        return match.group(0).lower(), name
+    return None, raw
+
+
+def _customers_of(session, card_id: int) -> list[tuple[str | None, str]]:
+    seen: dict[str, tuple[str | None, str]] = {}
+    for email, name in session.execute(select(SuggestionRequest.customer_email, SuggestionRequest.customer_name)
+                                       .where(SuggestionRequest.card_id == card_id)
+                                       .order_by(SuggestionRequest.id)).all():
+        if email or name:
+            seen.setdefault(_customer_key(email, name), (email, name))
+    return list(seen.values())
+
+
+def _live_card(session, card_id: int) -> SuggestionCard | None:
+    card = session.get(SuggestionCard, card_id)
+    while card is not None and card.merged_into_id is not None:
+        card = session.get(SuggestionCard, card.merged_into_id)
+    return card
+
+
+def _summary(session, card: SuggestionCard, score: float | None = None) -> dict:
+    out = {"id": card.id, "title": card.title, "status": card.status,
+           "customers": len(_customers_of(session, card.id))}
+    if score is not None:
+        out["score"] = round(score, 3)
+    return out
+
+
+# ---------------------------------------------------------------- logging
+
+
+def log(ctx: Context, actor: Actor, draft: Draft) -> Reply:
+    """Log feedback: when similar cards exist, offer them first; otherwise make a new card."""
+    problems = draft.problems()
+    if problems:
+        return _usage("log", " ".join(problems))
+    with ctx.db.transaction() as session:
+        person = repos.person_for(session, actor)
+        candidates = [(cid, score) for cid, score in ctx.suggestions.similar(session, _text_of(draft), k=3)
+                      if score >= SIMILAR_MIN_SCORE]
+        if not candidates:
+            card, created = _file(session, person.id, draft, None)
+            return _filed_reply(session, card, created=True)
+        saved = FeedbackDraft(person_id=person.id, data=asdict(draft))
+        session.add(saved)
+        session.flush()
+        cards = [_summary(session, session.get(SuggestionCard, cid), score) for cid, score in candidates]
+    lines = ["This sounds like feedback we have heard before:"]
+    buttons = []
+    for c in cards:
+        lines.append(f"#{c['id']} · {c['title']} · {status_label(c['status'])} · {_people(c['customers'])}")
+        buttons.append(Button(f"Add to #{c['id']}", "feedback.add", f"{saved.id}:{c['id']}"))
+    buttons.append(Button("Create new", "feedback.new", str(saved.id), style="primary"))
+    return Reply("\n".join(lines), actions=tuple(buttons))
+
+
+def _text_of(draft: Draft) -> str:
+    return f"{draft.text}\n{draft.quote}".strip()
+
+
+def _people(n: int) -> str:
+    return "no customer named yet" if n == 0 else "1 customer" if n == 1 else f"{n} customers"
+
+
+def _file(session, person_id: int, draft: Draft, card_id: int | None) -> tuple[SuggestionCard, bool]:
+    created = card_id is None
+    if created:
+        title = " ".join(draft.text.split())
+        card = SuggestionCard(title=title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1] + "…",
+                              department=draft.department, created_by_id=person_id)
+        session.add(card)
+        session.flush()
+    else:
+        card = _live_card(session, card_id)
+    customers = [_split_customer(c) for c in draft.customers if c.strip()] or [(None, "")]
+    ticket = session.get(Ticket, draft.ticket_id) if draft.ticket_id else None
+    if ticket is not None and not any(email == ticket.customer_email for email, _ in customers):
+        customers = [(e, n) for e, n in customers if e or n] + [(ticket.customer_email, ticket.customer_name)]
+    for email, name in customers:
+        session.add(SuggestionRequest(card_id=card.id, text=draft.text.strip(), quote=draft.quote.strip(),
+                                      customer_email=email, customer_name=name, importance=draft.importance,
+                                      department=draft.department, ticket_id=draft.ticket_id,
+                                      logged_by_id=person_id))
+    session.flush()
+    return card, created
+
+
+def _filed_reply(session, card: SuggestionCard, created: bool) -> Reply:
+    count = len(_customers_of(session, card.id))
+    verb = "New card" if created else "Added to card"
+    asked = f"{_people(count)} asked so far" if count else "no customer named yet: add one with the form"
+    return Reply(f"{verb} #{card.id} · {card.title} · {status_label(card.status)} · {asked}.")
+
+
+def _claim_draft(session, actor_person: int, draft_id: int) -> FeedbackDraft | Reply:
+    saved = session.get(FeedbackDraft, draft_id)
+    if saved is None:
+        return Reply("That feedback form has expired; log it again.", ok=False)
+    if saved.person_id != actor_person:
+        return Reply("Only the person logging this feedback can choose where it goes.", ok=False)
+    if saved.used:
+        return Reply("This feedback is logged already.", ok=False, replace_original=True)
+    saved.used = True
+    session.add(saved)
+    return saved
+
+
+def add_to_card(ctx: Context, actor: Actor, value: str) -> Reply:
+    """"Add to this card" on an offer: value is "<draft id>:<card id>"."""
+    draft_id, _, card_id = value.partition(":")
+    if not (draft_id.isdigit() and card_id.isdigit()):
+        return Reply("That button is broken; log the feedback again.", ok=False)
+    with ctx.db.transaction() as session:
+        person = repos.person_for(session, actor)
+        saved = _claim_draft(session, person.id, int(draft_id))
+        if isinstance(saved, Reply):
+            return saved
+        if _live_card(session, int(card_id)) is None:
+            return Reply(f"There is no card #{card_id}.", ok=False)
+        card, _ = _file(session, person.id, Draft(**{**saved.data, "customers": tuple(saved.data["customers"])}),
+                        int(card_id))
+        reply = _filed_reply(session, card, created=False)
+    return Reply(reply.text, replace_original=True)
+
+
+def create_new(ctx: Context, actor: Actor, value: str) -> Reply:
+    if not value.isdigit():
+        return Reply("That button is broken; log the feedback again.", ok=False)
+    with ctx.db.transaction() as session:
+        person = repos.person_for(session, actor)
+        saved = _claim_draft(session, person.id, int(value))
+        if isinstance(saved, Reply):
+            return saved
+        card, _ = _file(session, person.id, Draft(**{**saved.data, "customers": tuple(saved.data["customers"])}), None)
+        reply = _filed_reply(session, card, created=True)
+    return Reply(reply.text, replace_original=True)
+
+
+# ---------------------------------------------------------------- the tracker
+
+
+def merge(ctx: Context, actor: Actor, src: int, dst: int) -> Reply:
+    if src == dst:
+        return _usage("merge", f"A card cannot be merged into itself (#{src}).")
+    with ctx.db.transaction() as session:
+        repos.person_for(session, actor)
+        a, b = session.get(SuggestionCard, src), session.get(SuggestionCard, dst)
+        for number, card in ((src, a), (dst, b)):
+            if card is None:
+                return _usage("merge", f"There is no card #{number}.")
+            if card.merged_into_id is not None:
+                return _usage("merge", f"#{number} was merged into #{card.merged_into_id} already.")
+        session.execute(SuggestionRequest.__table__.update().where(SuggestionRequest.card_id == src)
+                        .values(card_id=dst))
+        a.merged_into_id = dst
+        session.add(a)
+        count = len(_customers_of(session, dst))
+    return Reply(f"Merged #{src} into #{dst} · {b.title}: {_people(count)}, each counted once.")
+
+
+def set_status(ctx: Context, actor: Actor, card_id: int, word: str, message: str = "") -> Reply:
+    """new / planned / in_progress take effect at once; shipped / declined first show who will be told."""
+    status = STATUS_WORDS.get(word.lower().replace(" ", "_"))
+    if status is None:
+        return _usage("status", f"“{word}” is not a status.")
+    with ctx.db.transaction() as session:
+        person = repos.person_for(session, actor)
+        card = session.get(SuggestionCard, card_id)
+        if card is None:
+            return _usage("status", f"There is no card #{card_id}.")
+        if card.merged_into_id is not None:
+            return _usage("status", f"#{card_id} was merged into #{card.merged_into_id}; change that card.")
+        if status in OUTCOMES:
+            return _preview(session, person.id, card, status, message)
+        card.status, card.updated_at = status, ctx.now()
+        session.add(card)
+    return Reply(f"#{card_id} · {card.title} is now {status_label(status)}.")
+
+
+def _preview(session, person_id: int, card: SuggestionCard, outcome: str, message: str) -> Reply:
+    customers, webhooks, employees = _recipients(session, card.id, outcome)
+    saved = FeedbackDraft(person_id=person_id, data={"kind": "announce", "card_id": card.id, "outcome": outcome,
+                                                     "message": message.strip()})
+    session.add(saved)
+    session.flush()
+    told = [f"email {_people(len(customers))}"]
+    if webhooks:
+        told.append(f"notify {len(webhooks)} through their web form")
+    told.append(f"tell {len(employees)} colleague{'s' if len(employees) != 1 else ''} who logged it")
+    text = (f"Mark #{card.id} · {card.title} as {outcome}? This will {', '.join(told)}.\n"
+            + (f"Message: “{message.strip()}”" if message.strip() else
+               "No message yet: add one after the status, e.g. `/feedback status 7 shipped It's live in Settings → Export.`"))
+    buttons = (Button(f"Confirm: {outcome}", "feedback.announce", str(saved.id), style="primary"),)
+    return Reply(text, actions=buttons if message.strip() else ())
+
+
+def _recipients(session, card_id: int, outcome: str):
+    already = {r for (r,) in session.execute(select(SuggestionNotice.recipient).where(
+        SuggestionNotice.card_id == card_id, SuggestionNotice.outcome == outcome)).all()}
+    customers, webhooks, employees = {}, {}, set()
+    for req in session.execute(select(SuggestionRequest).where(SuggestionRequest.card_id == card_id)
+                               .order_by(SuggestionRequest.id)).scalars():
+        ticket = session.get(Ticket, req.ticket_id) if req.ticket_id else None
+        if ticket is not None and ticket.reply_url and ticket.customer_email == req.customer_email:
+            key = f"webhook:{ticket.id}"
+            if key not in already:
+                webhooks.setdefault(key, (ticket, req))
+        elif req.customer_email and f"customer:{req.customer_email}" not in already:
+            customers.setdefault(f"customer:{req.customer_email}", req)
+        if req.logged_by_id and f"person:{req.logged_by_id}" not in already:
+            employees.add(f"person:{req.logged_by_id}")
+    return customers, webhooks, employees
+
+
+def announce(ctx: Context, actor: Actor, value: str) -> Reply:
+    """Confirm a shipped/declined announcement: each recipient is told once, ever, per outcome."""
+    if not value.isdigit():
+        return Reply("That button is broken; set the status again.", ok=False)
+    try:
+        with ctx.db.transaction() as session:
+            person = repos.person_for(session, actor)
+            saved = _claim_draft(session, person.id, int(value))
+            if isinstance(saved, Reply):
+                return saved
+            data = saved.data
+            card = session.get(SuggestionCard, data["card_id"])
+            card.status, card.announcement, card.updated_at = data["outcome"], data["message"], ctx.now()
+            session.add(card)
+            customers, webhooks, employees = _recipients(session, card.id, data["outcome"])
+            for key in [*customers, *webhooks, *employees]:
+                session.add(SuggestionNotice(card_id=card.id, recipient=key, outcome=data["outcome"]))
+            session.flush()
+            for key, req in customers.items():
+                repos.enqueue(session, "customer.suggestion", {"card_id": card.id, "outcome": data["outcome"],
+                                                               "email": req.customer_email, "name": req.customer_name,
+                                                               "message": data["message"]},
+                              f"customer:suggestion:{card.id}")
+            for key, (ticket, req) in webhooks.items():
+                repos.enqueue(session, "customer.suggestion", {"card_id": card.id, "outcome": data["outcome"],
+                                                               "email": req.customer_email, "name": req.customer_name,
+                                                               "message": data["message"], "ticket_id": ticket.id},
+                              f"customer:suggestion:{card.id}")
+            for key in employees:
+                repos.enqueue(session, "chat.direct", {"person_id": int(key.split(":")[1]),
+                                                       "text": f"#{card.id} · {card.title}, which you logged, is "
+                                                               f"{data['outcome']}: “{data['message']}”"})
+            n = (len(customers), len(webhooks), len(employees))
+    except IntegrityError:
+        return Reply("Someone confirmed this a moment ago; nobody is told twice.", ok=False)
+    ctx.wake()
+    return Reply(f"#{card.id} is {data['outcome']}. Telling {_people(n[0] + n[1])} and {n[2]} colleague(s).",
+                 replace_original=True)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def show(ctx: Context, card_id: int) -> Reply:
+    with ctx.db.transaction(read_only=True) as session:
+        card = _live_card(session, card_id)
+        if card is None:
+            return _usage("show", f"There is no card #{card_id}.")
+        requests = session.execute(select(SuggestionRequest).where(SuggestionRequest.card_id == card.id)
+                                   .order_by(SuggestionRequest.id)).scalars().all()
+        people = repos.person_refs(session, [r.logged_by_id for r in requests])
+        customers = _customers_of(session, card.id)
+    lines = [f"#{card.id} · {card.title}", f"Status: {status_label(card.status)}"
+             + (f" · {card.department}" if card.department else ""),
+             f"Customers ({len(customers)}): " + ", ".join(f"{n} <{e}>" if e and n else (e or n) for e, n in customers)]
+    for r in requests:
+        who = r.customer_email or r.customer_name or "a customer"
+        by = name_of(people.get(r.logged_by_id))
+        line = f"• {r.created_at:%Y-%m-%d} {by} logged for {who}" + (f" ({r.importance})" if r.importance else "")
+        lines.append(line + (f": “{r.quote}”" if r.quote else f": {r.text}"))
+        if r.ticket_id:
+            lines.append(f"  from ticket #{r.ticket_id}")
+    return Reply("\n".join(lines))
+
+
+def _distinct_customers():
+    key = func.coalesce(func.lower(SuggestionRequest.customer_email),
+                        func.nullif(func.lower(SuggestionRequest.customer_name), ""))
+    return func.count(func.distinct(key))
+
+
+def top(ctx: Context, department: str = "", limit: int = 10) -> Reply:
+    with ctx.db.transaction(read_only=True) as session:
+        query = (select(SuggestionCard, _distinct_customers().label("n"))
+                 .join(SuggestionRequest, SuggestionRequest.card_id == SuggestionCard.id)
+                 .where(SuggestionCard.merged_into_id.is_(None), SuggestionCard.status.not_in(OUTCOMES))
+                 .group_by(SuggestionCard.id).order_by(_distinct_customers().desc(), SuggestionCard.id).limit(limit))
+        if department:
+            query = query.where(func.lower(SuggestionCard.department) == department.lower())
+        rows = session.execute(query).all()
+    if not rows:
+        return Reply("No open suggestions" + (f" for {department}." if department else "."))
+    head = f"Top suggestions{' for ' + department if department else ''} (most customers first):"
+    return Reply("\n".join([head] + [f"#{c.id} · {c.title} · {status_label(c.status)} · {_people(n)}"
+                                     for c, n in rows]))
+
+
+def search(ctx: Context, words: str) -> Reply:
+    words = words.strip()
+    if not words:
+        return _usage("search", "Say what to look for.")
+    with ctx.db.transaction(read_only=True) as session:
+        hits = [(cid, score) for cid, score in ctx.suggestions.similar(session, words, k=5)
+                if score >= SEARCH_MIN_SCORE]
+        like = f"%{words.lower()}%"
+        exact = session.execute(select(SuggestionCard.id).where(SuggestionCard.merged_into_id.is_(None),
+                                                                or_(func.lower(SuggestionCard.title).like(like)))
+                                .limit(5)).scalars().all()
+        ids = list(dict.fromkeys([*exact, *[cid for cid, _ in hits]]))[:5]
+        cards = [_summary(session, session.get(SuggestionCard, cid)) for cid in ids]
+    if not cards:
+        return Reply(f"Nothing like “{words}” yet.")
+    return Reply("\n".join([f"Cards like “{words}”:"] + [
+        f"#{c['id']} · {c['title']} · {status_label(c['status'])} · {_people(c['customers'])}" for c in cards]))
+
+
+def export_csv(ctx: Context) -> str:
+    """Every request with its card, one row each: open it in a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["card", "title", "status", "department", "customer_email", "customer_name", "importance",
+                     "request", "quote", "ticket", "logged_by", "logged_at"])
+    with ctx.db.transaction(read_only=True) as session:
+        rows = session.execute(select(SuggestionRequest, SuggestionCard)
+                               .join(SuggestionCard, SuggestionCard.id == SuggestionRequest.card_id)
+                               .order_by(SuggestionCard.id, SuggestionRequest.id)).all()
+        people = repos.person_refs(session, [r.logged_by_id for r, _ in rows])
+    for r, c in rows:
+        writer.writerow([c.id, c.title, c.status, c.department, r.customer_email or "", r.customer_name,
+                         r.importance, r.text, r.quote, r.ticket_id or "", name_of(people.get(r.logged_by_id)),
+                         r.created_at.strftime("%Y-%m-%d %H:%M")])
+    return out.getvalue()

@@ -1,0 +1,49 @@
+"""The similarity index of suggestion cards, kept in step with the database.
+
+The database is the truth; the index is a cache of every open card's requests. Each lookup first
+reads what changed since the last one (new requests by id, and a count of merged cards), so several
+processes sharing one database all see each other's feedback.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import func, select
+
+from handlers.similarity import CardIndex, Embedder, LocalEmbedder
+from storage.models import SuggestionCard, SuggestionRequest
+
+
+class SuggestionIndex:
+    def __init__(self, embedder: Embedder | None = None):
+        self._embedder = embedder
+        self._index: CardIndex[int] | None = None
+        self._last_request = 0
+        self._merged = 0
+        self._lock = threading.Lock()
+
+    def _fresh_index(self) -> CardIndex[int]:
+        if self._embedder is None:
+            self._embedder = LocalEmbedder()
+        return CardIndex(self._embedder)
+
+    def sync(self, session) -> CardIndex[int]:
+        with self._lock:
+            merged = session.execute(select(func.count()).select_from(SuggestionCard)
+                                     .where(SuggestionCard.merged_into_id.is_not(None))).scalar_one()
+            if self._index is None or merged != self._merged:
+                self._index, self._last_request, self._merged = self._fresh_index(), 0, merged
+            rows = session.execute(
+                select(SuggestionRequest.id, SuggestionRequest.card_id, SuggestionRequest.text, SuggestionRequest.quote)
+                .join(SuggestionCard, SuggestionCard.id == SuggestionRequest.card_id)
+                .where(SuggestionRequest.id > self._last_request, SuggestionCard.merged_into_id.is_(None))
+                .order_by(SuggestionRequest.id)
+            ).all()
+            if rows:
+                self._index.add_many([(card_id, f"{text}\n{quote}".strip()) for _, card_id, text, quote in rows])
+                self._last_request = rows[-1][0]
+            return self._index
+
+    def similar(self, session, text: str, k: int = 3) -> list[tuple[int, float]]:
+        return self.sync(session).similar(text, k)

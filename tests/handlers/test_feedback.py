@@ -1,0 +1,181 @@
+"""The suggestion tracker in the core: log, duplicates offered, merge, statuses, and the loop closed
+with every customer told exactly once."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from sqlmodel import select
+
+from bot.delivery import DeliveryWorker
+from handlers import feedback, registry, tickets
+from handlers.base import Actor, InboundMessage, utcnow
+from handlers.feedback import Draft
+from storage.models import SuggestionCard
+from tests.conftest import RecordingChat, RecordingCustomers
+
+ANN = Actor("test", "U-ANN", "Ann")
+BOB = Actor("test", "U-BOB", "Bob")
+
+
+@pytest.fixture
+def chat():
+    return RecordingChat()
+
+
+@pytest.fixture
+def customers():
+    return RecordingCustomers()
+
+
+@pytest.fixture
+def worker(ctx, chat, customers):
+    return DeliveryWorker(ctx, {"test": chat}, customers)
+
+
+async def drain(worker):
+    while await worker.run_once():
+        pass
+
+
+def cards(ctx):
+    with ctx.db.transaction() as s:
+        return {c.id: c for c in s.exec(select(SuggestionCard)).all()}
+
+
+def add_to_first_offer(ctx, actor, draft):
+    offer = feedback.log(ctx, actor, draft)
+    button = next(b for b in offer.actions if b.action_id == "feedback.add")
+    return registry.run_action(ctx, actor, button.action_id, button.value)
+
+
+def test_one_line_makes_a_card_and_a_similar_one_is_offered(ctx):
+    first = feedback.log(ctx, ANN, Draft("Export invoices to CSV", customers=("Carol <carol@example.com>",)))
+    assert first.text.startswith("New card #1 · Export invoices to CSV · new · 1 customer asked so far")
+    offer = registry.run_feedback(ctx, BOB, "I want to export my invoices to excel")
+    assert "heard before" in offer.text and "#1 · Export invoices to CSV · new · 1 customer" in offer.text
+    assert [b.label for b in offer.actions] == ["Add to #1", "Create new"]
+    assert len(cards(ctx)) == 1  # nothing filed until Bob chooses
+
+
+def test_accepting_the_offer_adds_the_customer_and_the_card_learns(ctx):
+    feedback.log(ctx, ANN, Draft("Export invoices to CSV", customers=("carol@example.com",)))
+    offer = feedback.log(ctx, BOB, Draft("Can I download my invoices as a spreadsheet?", customers=("dan@example.com",)))
+    add = next(b for b in offer.actions if b.action_id == "feedback.add")
+    assert "Only the person logging" in registry.run_action(ctx, ANN, "feedback.add", add.value).text
+    done = registry.run_action(ctx, BOB, "feedback.add", add.value)
+    assert done.text.startswith("Added to card #1") and "2 customers" in done.text
+    assert "logged already" in registry.run_action(ctx, BOB, "feedback.add", add.value).text
+    assert len(cards(ctx)) == 1
+
+
+def test_create_new_instead(ctx):
+    feedback.log(ctx, ANN, Draft("Export invoices to CSV", customers=("carol@example.com",)))
+    offer = feedback.log(ctx, BOB, Draft("Export my contacts to CSV", customers=("erin@example.com",)))
+    new = next(b for b in offer.actions if b.action_id == "feedback.new")
+    assert registry.run_action(ctx, BOB, "feedback.new", new.value).text.startswith("New card #2")
+
+
+def test_merge_counts_each_customer_once(ctx):
+    feedback.log(ctx, ANN, Draft("Dark mode", customers=("carol@example.com", "dan@example.com")))
+    feedback.log(ctx, ANN, Draft("Export invoices to CSV", customers=("Carol <CAROL@example.com>", "erin@example.com")))
+    reply = registry.run_feedback(ctx, ANN, "merge 2 into 1")
+    assert reply.ok and "3 customers, each counted once" in reply.text
+    assert "#2 was merged into #1 already" in registry.run_feedback(ctx, ANN, "merge 2 into 1").text
+    top = registry.run_feedback(ctx, ANN, "top").text
+    assert "#1 · Dark mode · new · 3 customers" in top and "#2" not in top
+    assert "#1 · Dark mode" in registry.run_feedback(ctx, ANN, "show 2").text  # a merged card leads to its target
+
+
+@pytest.mark.parametrize("command, words", [
+    ("merge 1 into 1", "cannot be merged into itself"),
+    ("merge 1 into 9", "There is no card #9"),
+    ("merge one into 2", "“one” is not a card number"),
+    ("merge 1 2", "Say which card goes into which"),
+    ("status 1 someday", "“someday” is not a status"),
+    ("status 9 planned", "There is no card #9"),
+    ("show 9", "There is no card #9"),
+    ("show", "Give one card number"),
+])
+def test_bad_commands_answer_with_the_usage_line_and_change_nothing(ctx, command, words):
+    feedback.log(ctx, ANN, Draft("Dark mode", customers=("carol@example.com",)))
+    before = {i: (c.status, c.merged_into_id) for i, c in cards(ctx).items()}
+    reply = registry.run_feedback(ctx, ANN, command)
+    assert not reply.ok and words in reply.text and "Usage: /feedback" in reply.text
+    assert {i: (c.status, c.merged_into_id) for i, c in cards(ctx).items()} == before
+
+
+def test_empty_feedback_is_refused(ctx):
+    reply = feedback.log(ctx, ANN, Draft("   "))
+    assert not reply.ok and "Say what the customer wants" in reply.text and "Usage:" in reply.text
+    assert cards(ctx) == {}
+
+
+def test_status_words_top_by_department_search_and_export(ctx):
+    feedback.log(ctx, ANN, Draft("Dark mode", customers=("a@example.com",), department="Product"))
+    feedback.log(ctx, ANN, Draft("Invoice in PDF", customers=("b@example.com", "c@example.com"), department="Billing",
+                                 quote="I need a PDF for my accountant", importance="important"))
+    assert registry.run_feedback(ctx, ANN, "status 1 in progress").text == "“in” is not a status.\nUsage: " \
+        + feedback.USAGE["status"]
+    assert registry.run_feedback(ctx, ANN, "status 1 in_progress").text.endswith("is now in progress.")
+    assert "#2 · Invoice in PDF" in registry.run_feedback(ctx, ANN, "top billing").text
+    assert "Dark mode" not in registry.run_feedback(ctx, ANN, "top billing").text
+    assert "#2 · Invoice in PDF" in registry.run_feedback(ctx, ANN, "search invoice").text
+    export = registry.run_feedback(ctx, ANN, "export")
+    name, content = export.file
+    rows = list(csv.DictReader(io.StringIO(content)))
+    assert name.endswith(".csv") and len(rows) == 3
+    assert {r["customer_email"] for r in rows if r["card"] == "2"} == {"b@example.com", "c@example.com"}
+    assert rows[-1]["quote"] == "I need a PDF for my accountant" and rows[-1]["logged_by"] == "Ann"
+
+
+def test_feedback_from_a_ticket_attaches_its_customer(ctx):
+    ticket = tickets.intake(ctx, InboundMessage(
+        source="email", external_key="email:<t1@x>", sender_email="zoe@example.com", sender_name="Zoe",
+        subject="CSV", text="Can I export?", received_at=utcnow(), email_message_id="<t1@x>")).ticket_id
+    feedback.log(ctx, ANN, Draft("Export to CSV", ticket_id=ticket, quote="Can I export?"))
+    shown = registry.run_feedback(ctx, ANN, "show 1").text
+    assert "Zoe <zoe@example.com>" in shown and f"from ticket #{ticket}" in shown
+
+
+async def test_shipping_tells_every_customer_once_and_the_colleagues(ctx, worker, customers, chat):
+    feedback.log(ctx, ANN, Draft("Dark mode", customers=("Carol <carol@example.com>", "dan@example.com")))
+    add_to_first_offer(ctx, BOB, Draft("A dark theme for the dashboard", customers=("carol@example.com",)))
+
+    without = registry.run_feedback(ctx, ANN, "status 1 shipped")
+    assert "No message yet" in without.text and without.actions == ()
+    preview = registry.run_feedback(ctx, ANN, "status 1 shipped Switch it on under Settings → Theme.")
+    assert "This will email 2 customers, tell 2 colleagues who logged it" in preview.text
+    assert cards(ctx)[1].status == "new"  # nothing happens before the confirmation
+    confirm = preview.actions[0]
+    done = registry.run_action(ctx, ANN, confirm.action_id, confirm.value)
+    assert done.ok and "#1 is shipped" in done.text
+    assert "logged already" in registry.run_action(ctx, ANN, confirm.action_id, confirm.value).text
+    await drain(worker)
+    assert sorted(m.to_email for m in customers.sent) == ["carol@example.com", "dan@example.com"]
+    carol = next(m for m in customers.sent if m.to_email == "carol@example.com")
+    assert carol.subject == "You asked, we built it: Dark mode"
+    assert carol.text.startswith("Hi Carol,") and "Good news: it has shipped." in carol.text
+    assert "Switch it on under Settings → Theme." in carol.text
+    assert sorted(u for u, _ in chat.direct_messages) == ["U-ANN", "U-BOB"]
+
+    # shipped again (after a detour): nobody is told twice; a customer added since is told
+    registry.run_feedback(ctx, ANN, "status 1 planned")
+    add_to_first_offer(ctx, ANN, Draft("Dark mode please", customers=("erin@example.com",)))
+    again = registry.run_feedback(ctx, ANN, "status 1 shipped Now on mobile too.")
+    assert "This will email 1 customer, tell 0 colleagues" in again.text
+    registry.run_action(ctx, ANN, again.actions[0].action_id, again.actions[0].value)
+    await drain(worker)
+    assert sorted(m.to_email for m in customers.sent) == ["carol@example.com", "dan@example.com", "erin@example.com"]
+
+
+async def test_declined_has_its_own_wording(ctx, worker, customers):
+    feedback.log(ctx, ANN, Draft("Fax support", customers=("old@example.com",)))
+    preview = registry.run_feedback(ctx, ANN, "status 1 declined Few people still use fax.")
+    registry.run_action(ctx, ANN, preview.actions[0].action_id, preview.actions[0].value)
+    await drain(worker)
+    (mail,) = customers.sent
+    assert mail.subject == "About your suggestion: Fax support"
+    assert "We have decided not to build it for now." in mail.text and "Few people still use fax." in mail.text
