@@ -10,3 +10,6 @@ PG_URL="${PITCHIN_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:543
 
 python bench/intake_throughput.py --pg-url "$PG_URL"
 python bench/claim_latency.py --pg-url "$PG_URL"
+python bench/claim_latency.py --pg-url "$PG_URL" --db postgres
+python bench/similarity.py --csv ../shared/data/banking77/test.csv
+python bench/similarity_latency.py

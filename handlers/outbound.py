@@ -26,7 +26,7 @@ def to_chat(ctx: Context, session, kind: str, ticket_id: int, skip: str | None =
     for platform in ctx.platforms:
         if platform != skip:
             repos.enqueue(session, kind, {"platform": platform, "ticket_id": ticket_id, **payload},
-                          chat_key(platform, ticket_id))
+                          chat_key(platform, ticket_id), flush=False)
 
 
 
