@@ -245,6 +245,7 @@ def merge(ctx: Context, actor: Actor, src: int, dst: int) -> Reply:
         a.merged_into_id = dst
         session.add(a)
         count = len(_customers_of(session, dst))
+    ctx.suggestions.merged(src, dst)
     return Reply(f"Merged #{src} into #{dst} · {b.title}: {_people(count)}, each counted once.")
 
 

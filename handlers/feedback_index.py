@@ -45,5 +45,12 @@ class SuggestionIndex:
                 self._last_request = rows[-1][0]
             return self._index
 
+    def merged(self, src: int, dst: int) -> None:
+        """A merge made in this process: move the requests in the index instead of rebuilding it."""
+        with self._lock:
+            if self._index is not None and src in self._index:
+                self._index.merge(src, dst)
+                self._merged += 1
+
     def similar(self, session, text: str, k: int = 3) -> list[tuple[int, float]]:
         return self.sync(session).similar(text, k)

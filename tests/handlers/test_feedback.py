@@ -179,3 +179,12 @@ async def test_declined_has_its_own_wording(ctx, worker, customers):
     (mail,) = customers.sent
     assert mail.subject == "About your suggestion: Fax support"
     assert "We have decided not to build it for now." in mail.text and "Few people still use fax." in mail.text
+
+
+def test_after_a_merge_similar_feedback_is_offered_the_surviving_card(ctx):
+    feedback.log(ctx, ANN, Draft("Dark mode for the dashboard", customers=("a@example.com",)))
+    feedback.log(ctx, ANN, Draft("Export invoices to CSV", customers=("b@example.com",)))
+    registry.run_feedback(ctx, ANN, "merge 2 into 1")
+    offer = feedback.log(ctx, BOB, Draft("I want to export my invoices to excel", customers=("c@example.com",)))
+    offered = [b.value.split(":")[1] for b in offer.actions if b.action_id == "feedback.add"]
+    assert offered == ["1"]  # the merged card's requests now speak for #1; #2 is never offered
