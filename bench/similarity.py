@@ -16,8 +16,12 @@ What is measured
     ``--dim`` reproduce the variants of bench/SIMILARITY.md (e.g. ``--centroid-weight 0
     --lexical-weight 0 --lexical-centroid-weight 0`` is plain "most similar request" cosine).
 
-    ``--engine openai`` needs OPENAI_API_KEY and an OpenAI embedder from ``bot.llm``
-    (``OpenAIEmbedder``, not written yet); without them it stops with an error. Nothing is downloaded.
+    ``--engine openai`` uses ``bot.llm.OpenAIEmbedder`` with OPENAI_API_KEY, OPENAI_BASE_URL (optional)
+    and PITCHIN_OPENAI_EMBEDDING_MODEL (default text-embedding-3-small) from the environment; without
+    a key it stops with an error. The bench's texts are embedded once each (the embedder's cache
+    serves the online pass). To see it run without a key: ``python -m tests.fakes.openai_api`` and
+    OPENAI_API_KEY=sk-fake OPENAI_BASE_URL=<its URL> (its hashed bag of words scores nothing real).
+    Nothing is downloaded.
 
     python bench/similarity.py [--csv PATH] [--per-card 5] [--seed 0] [--engine local|openai]
 """
@@ -78,15 +82,19 @@ def evaluate(embedder: Embedder, requests, queries, online: bool, **weights) -> 
 def make_embedder(engine: str, dim: int) -> Embedder:
     if engine == "local":
         return LocalEmbedder(dim)
-    if not os.environ.get("OPENAI_API_KEY"):
-        sys.exit("bench/similarity.py: --engine openai needs OPENAI_API_KEY (and bot.llm.OpenAIEmbedder); "
-                 "use --engine local for the bundled offline model")
-    try:
-        from bot.llm import OpenAIEmbedder  # type: ignore[attr-defined]
-    except ImportError:
-        sys.exit("bench/similarity.py: --engine openai: this build has no OpenAI embedder yet "
-                 "(bot.llm.OpenAIEmbedder); use --engine local")
-    return OpenAIEmbedder()
+    if not os.environ.get("OPENAI_API_KEY", "").strip():
+        sys.exit("bench/similarity.py: --engine openai needs OPENAI_API_KEY (OPENAI_BASE_URL for another "
+                 "OpenAI-compatible server); use --engine local for the bundled offline model")
+    from bot.config import Settings
+    from bot.llm import DEFAULT_EMBEDDING_MODEL, OpenAIEmbedder, make_llm_client
+
+    settings = Settings(openai_api_key=os.environ["OPENAI_API_KEY"].strip(),
+                        openai_base_url=os.environ.get("OPENAI_BASE_URL", "").strip(),
+                        openai_embedding_model=os.environ.get("PITCHIN_OPENAI_EMBEDDING_MODEL", "").strip()
+                        or DEFAULT_EMBEDDING_MODEL)
+    client = make_llm_client(settings, timeout=60.0, max_retries=5)  # a batch job: patience, not latency
+    # cache every text: the online pass asks for the same texts again
+    return OpenAIEmbedder(client, settings.openai_embedding_model, cache_size=1_000_000)
 
 
 def main() -> None:
@@ -105,12 +113,26 @@ def main() -> None:
     if not args.csv.exists():
         sys.exit(f"bench/similarity.py: no such CSV: {args.csv}")
     embedder = make_embedder(args.engine, args.dim)
+    refusals: tuple[type[Exception], ...] = ()
+    if args.engine == "openai":
+        from bot.llm import EmbeddingError
+
+        refusals = (EmbeddingError,)
+    try:
+        run(args, embedder)
+    except refusals as exc:
+        sys.exit(f"bench/similarity.py: --engine openai: {exc}")
+
+
+def run(args, embedder: Embedder) -> None:
     weights = {name: value for name, value in (
         ("centroid_weight", args.centroid_weight), ("lexical_weight", args.lexical_weight),
         ("lexical_centroid_weight", args.lexical_centroid_weight), ("shortlist", args.shortlist))
         if value is not None}
     requests, queries = split(read_rows(args.csv), args.per_card, args.seed)
     started = time.perf_counter()
+    if args.engine == "openai":  # every text in batched requests now; each query is then a cache hit
+        embedder.embed([text for text, _ in requests + queries])
     first, among = evaluate(embedder, requests, queries, online=False, **weights)
     result = {"engine": args.engine, "model": embedder.name, "first": first, "among_three": among}
     if not args.no_online:
@@ -125,6 +147,8 @@ def main() -> None:
         "shortlist": weights.get("shortlist", defaults.shortlist),
         "seconds": round(time.perf_counter() - started, 2),
     })
+    if hasattr(embedder, "api_calls"):
+        result["api_calls"] = embedder.api_calls
     print(json.dumps(result))
 
 

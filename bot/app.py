@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
+from bot.llm import OpenAIEmbedder, make_llm_client
 from handlers.base import ChatPort, CustomerChannel
 from handlers.context import Context
 from storage.db import Database
@@ -41,6 +42,9 @@ class Pitchin:
             self.db.upgrade()
         self.chats: dict[str, ChatPort] = dict(extra_chats or {})
         self.ctx = Context(db=self.db, undo_seconds=settings.undo_seconds, mail_domain=settings.mail_domain)
+        self.llm = make_llm_client(settings)  # the one OpenAI client (None without OPENAI_API_KEY)
+        if self.llm is not None:
+            self.ctx.embedder = OpenAIEmbedder(self.llm, settings.openai_embedding_model)
         self.slack_app = None
         if settings.slack_enabled:
             from bot.slack import build_slack
@@ -85,6 +89,11 @@ class Pitchin:
             log.warning("PITCHIN_INTAKE_TOKEN is not set: /intake/* refuses every request.")
         if not self.settings.smtp_url:
             log.warning("SMTP_URL is not set: replies to customers are written to the Maildir %s", self.settings.maildir)
+        if self.ctx.embedder is not None:
+            log.info("Similar suggestions: OpenAI embeddings (%s at %s); the local model if they fail",
+                     self.ctx.embedder.name, self.llm.base_url)
+        else:
+            log.info("Similar suggestions: the local model (wordllama, offline); set OPENAI_API_KEY for OpenAI's")
         if self.slack_app is not None:
             # one connection pool for every Web API call (the SDK otherwise opens a session per call)
             self._slack_http = aiohttp.ClientSession()
@@ -96,6 +105,9 @@ class Pitchin:
             log.info("listening on http://%s:%s", self.settings.host, self.settings.port)
         if worker:
             self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
+        if http:
+            # build the suggestion index now, so the first /feedback does not wait for it
+            self._tasks.append(asyncio.create_task(asyncio.to_thread(self._warm_suggestions), name="warm-index"))
         if self.slack_app is not None and self.settings.slack_socket_mode:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
@@ -106,6 +118,13 @@ class Pitchin:
             from bot.scheduler import start_scheduler
 
             self.scheduler = await start_scheduler(self)
+
+    def _warm_suggestions(self) -> None:
+        try:
+            with self.db.transaction(read_only=True) as session:
+                self.ctx.suggestions.sync(session)
+        except Exception:  # a cold index is built on first use instead; nothing is lost
+            log.warning("could not prepare the suggestion index at start", exc_info=True)
 
     async def stop(self) -> None:
         self.worker.stop()
@@ -127,4 +146,6 @@ class Pitchin:
             await close()
         if getattr(self, "_slack_http", None) is not None:
             await self._slack_http.close()
+        if self.llm is not None:
+            self.llm.close()
         self.db.dispose()

@@ -39,6 +39,7 @@ PURPOSE = {
     "OPENAI_API_KEY": "an OpenAI key for optional AI features",
     "OPENAI_BASE_URL": "an OpenAI-compatible API base URL",
     "PITCHIN_OPENAI_MODEL": "the model used for AI features",
+    "PITCHIN_OPENAI_EMBEDDING_MODEL": "the OpenAI embeddings model that finds similar suggestions when OPENAI_API_KEY is set",
 }
 
 
@@ -68,6 +69,7 @@ class Settings:
     openai_api_key: str = ""
     openai_base_url: str = ""
     openai_model: str = ""
+    openai_embedding_model: str = "text-embedding-3-small"
 
     @property
     def slack_enabled(self) -> bool:
@@ -119,6 +121,7 @@ ENV_NAMES = {
     "openai_api_key": "OPENAI_API_KEY",
     "openai_base_url": "OPENAI_BASE_URL",
     "openai_model": "PITCHIN_OPENAI_MODEL",
+    "openai_embedding_model": "PITCHIN_OPENAI_EMBEDDING_MODEL",
 }
 
 
@@ -211,6 +214,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
                 parse_imap_url(settings.imap_url)
             except ValueError as exc:
                 problems.append(f"{exc} IMAP_URL is {PURPOSE['IMAP_URL']}.")
+    if settings.openai_base_url and urlparse(settings.openai_base_url).scheme not in ("http", "https"):
+        problems.append(_problem("OPENAI_BASE_URL", f"is “{settings.openai_base_url}”, not an http:// or https:// URL"))
     if "://" not in settings.database_url:
         problems.append(_problem("DATABASE_URL", f"is “{settings.database_url}”, not a URL"))
     if problems:

@@ -18,7 +18,7 @@ from handlers.base import Actor, Button, Reply
 from handlers.context import Context
 from handlers.outbound import name_of
 from storage import repos
-from storage.models import (FeedbackDraft, SuggestionCard, SuggestionNotice, SuggestionRequest, Ticket)
+from storage.models import (FeedbackDraft, Identity, SuggestionCard, SuggestionNotice, SuggestionRequest, Ticket)
 
 STATUSES = ("new", "planned", "in_progress", "shipped", "declined")  # Fider's fixed set
 STATUS_WORDS = {"new": "new", "planned": "planned", "in_progress": "in_progress", "in-progress": "in_progress",
@@ -148,6 +148,10 @@ def _text_of(draft: Draft) -> str:
     return f"{draft.text}\n{draft.quote}".strip()
 
 
+def _count(n: int, noun: str) -> str:
+    return "" if n == 0 else f"1 {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _people(n: int) -> str:
     return "no customer named yet" if n == 0 else "1 customer" if n == 1 else f"{n} customers"
 
@@ -186,9 +190,15 @@ def _claim_draft(session, actor_person: int, draft_id: int) -> FeedbackDraft | R
     saved = session.get(FeedbackDraft, draft_id)
     if saved is None:
         return Reply("That feedback form has expired; log it again.", ok=False)
+    announcing = saved.data.get("kind") == "announce"
     if saved.person_id != actor_person:
-        return Reply("Only the person logging this feedback can choose where it goes.", ok=False)
+        who = "who asked for this announcement can confirm it" if announcing else \
+            "logging this feedback can choose where it goes"
+        return Reply(f"Only the person {who}.", ok=False)
     if saved.used:
+        if announcing:
+            return Reply("Already confirmed: everyone on the card has been told, and nobody is told twice.",
+                         ok=False)
         return Reply("This feedback is logged already.", ok=False, replace_original=True)
     saved.used = True
     session.add(saved)
@@ -224,6 +234,17 @@ def create_new(ctx: Context, actor: Actor, value: str) -> Reply:
         card, _ = _file(session, person.id, Draft(**{**saved.data, "customers": tuple(saved.data["customers"])}), None)
         reply = _filed_reply(session, card, created=True)
     return Reply(reply.text, replace_original=True)
+
+
+def draft_for_ticket(ctx: Context, ticket_id: int) -> Draft | None:
+    """Where a form opened from a ticket starts: its customer filled in, the ticket linked.
+    None when there is no such ticket."""
+    with ctx.db.transaction(read_only=True) as session:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            return None
+        who = f"{ticket.customer_name} <{ticket.customer_email}>" if ticket.customer_name else ticket.customer_email
+        return Draft(text="", customers=(who,), ticket_id=ticket.id)
 
 
 # ---------------------------------------------------------------- the tracker
@@ -274,10 +295,10 @@ def _preview(session, person_id: int, card: SuggestionCard, outcome: str, messag
                                                      "message": message.strip()})
     session.add(saved)
     session.flush()
-    told = [f"email {_people(len(customers))}"]
+    told = [f"email {_count(len(customers), 'customer') or 'no customers'}"]
     if webhooks:
-        told.append(f"notify {len(webhooks)} through their web form")
-    told.append(f"tell {len(employees)} colleague{'s' if len(employees) != 1 else ''} who logged it")
+        told.append(f"notify {_count(len(webhooks), 'customer')} through their web form")
+    told.append(f"tell {_count(len(employees), 'colleague') or 'no colleagues'} who logged it")
     text = (f"Mark #{card.id} · {card.title} as {outcome}? This will {', '.join(told)}.\n"
             + (f"Message: “{message.strip()}”" if message.strip() else
                "No message yet: add one after the status, e.g. `/feedback status 7 shipped It's live in Settings → Export.`"))
@@ -339,7 +360,9 @@ def announce(ctx: Context, actor: Actor, value: str) -> Reply:
     except IntegrityError:
         return Reply("Someone confirmed this a moment ago; nobody is told twice.", ok=False)
     ctx.wake()
-    return Reply(f"#{card.id} is {data['outcome']}. Telling {_people(n[0] + n[1])} and {n[2]} colleague(s).",
+    told = [_count(n[0] + n[1], "customer"), _count(n[2], "colleague")]
+    told = [t for t in told if t] or ["nobody new: everyone on the card was told before"]
+    return Reply(f"#{card.id} is {data['outcome']}. Telling {' and '.join(told)}.",
                  replace_original=True)
 
 
@@ -425,3 +448,20 @@ def export_csv(ctx: Context) -> str:
                          r.importance, r.text, r.quote, r.ticket_id or "", name_of(people.get(r.logged_by_id)),
                          r.created_at.strftime("%Y-%m-%d %H:%M")])
     return out.getvalue()
+
+
+def logged_by(ctx: Context, actor: Actor, limit: int = 10) -> Reply:
+    """The cards a person logged feedback on, most recent first, and where each stands now."""
+    with ctx.db.transaction(read_only=True) as session:
+        person_id = session.execute(select(Identity.person_id).where(
+            Identity.platform == actor.platform, Identity.tenant == actor.tenant,
+            Identity.user_id == actor.user_id)).scalar()
+        latest = func.max(SuggestionRequest.id)
+        ids = [] if person_id is None else session.execute(
+            select(SuggestionRequest.card_id).where(SuggestionRequest.logged_by_id == person_id)
+            .group_by(SuggestionRequest.card_id).order_by(latest.desc()).limit(limit)).scalars().all()
+        cards = [_summary(session, session.get(SuggestionCard, cid)) for cid in ids]
+    if not cards:
+        return Reply("You have not logged any feedback yet.")
+    return Reply("\n".join(["Feedback you logged:"] + [
+        f"#{c['id']} · {c['title']} · {status_label(c['status'])} · {_people(c['customers'])}" for c in cards]))

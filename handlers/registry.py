@@ -116,16 +116,17 @@ def feedback_help() -> str:
     return "Feedback commands:\n" + "\n".join(f"  {u}" for u in feedback.USAGE.values())
 
 
-def run_feedback(ctx: Context, actor: Actor, text: str) -> Reply:
+def run_feedback(ctx: Context, actor: Actor, text: str, ticket_id: int | None = None) -> Reply:
     """`/feedback …`: a subcommand, or else one line of feedback. (Empty text opens the form; the
-    adapter does that before calling here.)"""
+    adapter does that before calling here.) ``ticket_id``: the ticket whose thread it was typed in,
+    so one line of feedback there is linked to that ticket and its customer."""
     words = text.split()
     if not words:
         return Reply(feedback_help())
     verb, args = words[0].lower(), words[1:]
     try:
         if verb == "log":  # feedback that starts with a command word: `/feedback log search is slow`
-            return feedback.log(ctx, actor, feedback.Draft(text=" ".join(args)))
+            return feedback.log(ctx, actor, feedback.Draft(text=" ".join(args), ticket_id=ticket_id))
         if verb == "help" and not args:
             return Reply(feedback_help())
         if verb == "merge":
@@ -148,4 +149,4 @@ def run_feedback(ctx: Context, actor: Actor, text: str) -> Reply:
             return Reply("All feedback, one row per request.", file=("pitchin-feedback.csv", feedback.export_csv(ctx)))
     except Usage as exc:
         return Reply(str(exc), ok=False)
-    return feedback.log(ctx, actor, feedback.Draft(text=text.strip()))
+    return feedback.log(ctx, actor, feedback.Draft(text=text.strip(), ticket_id=ticket_id))

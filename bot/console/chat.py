@@ -12,7 +12,7 @@ import uuid
 from typing import TextIO
 
 from handlers.base import Button, Card, DeliveryMark, MessageRef, PersonRef, ThreadRef
-from handlers.cards import plain
+from handlers.cards import FEEDBACK_FROM_TICKET, plain
 
 PLATFORM = "console"
 CHANNEL = "console"
@@ -44,9 +44,14 @@ def ticket_of(ref_id: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+# buttons whose command is not the last word of their action id
+COMMANDS = {FEEDBACK_FROM_TICKET: "feedback from"}
+
+
 def command_for(button: Button) -> str:
-    """What to type instead of clicking: ``ticket.claim``/3 → ``claim 3``, ``reply.undo``/7 → ``undo 7``."""
-    return f"{button.action_id.rpartition('.')[2]} {button.value}"
+    """What to type instead of clicking: ``ticket.claim``/3 → ``claim 3``, ``reply.undo``/7 → ``undo 7``,
+    ``feedback.from_ticket``/3 → ``feedback from 3``."""
+    return f"{COMMANDS.get(button.action_id) or button.action_id.rpartition('.')[2]} {button.value}"
 
 
 def commands_line(actions: tuple[Button, ...]) -> str:

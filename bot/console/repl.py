@@ -16,6 +16,8 @@ import threading
 from typing import Protocol, TextIO
 
 from bot.console.chat import ConsoleChat, command_for, message_for
+from bot.console.feedback import HELP as FEEDBACK_HELP
+from bot.console.feedback import ConsoleFeedback, for_console
 from handlers import registry, tickets
 from handlers.base import Actor, Reply
 from handlers.context import Context
@@ -24,6 +26,9 @@ REPLY_USAGE = "reply <ticket number> <text>"
 NOTE_USAGE = "note <ticket number> <text>"
 UNDO_USAGE = "undo <reply id>"
 QUIT_WORDS = ("quit", "exit")
+ASK_PROMPT = "  > "
+# a button's command typed later (`add 5:1` for "Add to #1"): word → the action id it clicks
+TYPED_BUTTONS = {"add": "feedback.add", "new": "feedback.new", "announce": "feedback.announce"}
 
 CONSOLE_HELP = (
     "In the console:\n"
@@ -144,25 +149,39 @@ class Repl:
         self.actor = actor
         self.prompt = prompt
         chat.prompt = prompt
+        self.ended = False  # the input ended (perhaps while a question was being answered)
+        self.feedback = ConsoleFeedback(ctx, actor, self.ask, ctx.db.run)
 
     def say(self, text: str) -> None:
         self.chat.write(text)
 
     async def run(self) -> None:
         """Until `quit`, `exit` or the end of input."""
-        while True:
-            if self.prompt:
-                self.chat.stream.write(self.prompt)
-                self.chat.stream.flush()
-            self.chat.interactive = bool(self.prompt)
-            try:
-                line = await self.lines.readline()
-            finally:  # also when Ctrl-C cancels the wait: later lines need no prompt redrawn
-                self.chat.interactive = False
-            if isinstance(line, bytes):  # an asyncio.StreamReader
-                line = line.decode("utf-8", errors="replace")
+        while not self.ended:
+            line = await self._read(self.prompt)
             if line == "" or not await self.handle(line):
                 return
+
+    async def _read(self, prompt: str) -> str:
+        if prompt:
+            self.chat.stream.write(prompt)
+            self.chat.stream.flush()
+        self.chat.interactive, before, self.chat.prompt = bool(prompt), self.chat.prompt, prompt or self.chat.prompt
+        try:
+            line = await self.lines.readline()
+        finally:  # also when Ctrl-C cancels the wait: later lines need no prompt redrawn
+            self.chat.interactive, self.chat.prompt = False, before
+        if isinstance(line, bytes):  # an asyncio.StreamReader
+            line = line.decode("utf-8", errors="replace")
+        if line == "":
+            self.ended = True
+        return line
+
+    async def ask(self, question: str) -> str | None:
+        """Ask the person something and read their answer (None when the input has ended)."""
+        self.say(question)
+        line = await self._read(ASK_PROMPT if self.prompt else "")
+        return None if line == "" else line.rstrip("\r\n")
 
     async def handle(self, line: str) -> bool:
         """Run one typed line; False when it asks to leave."""
@@ -185,10 +204,24 @@ class Repl:
             return await self._answer(text, internal=(word == "note"))
         if word == "undo":
             return await self._undo(text)
+        if word == "feedback":
+            parts = text.split(None, 1)
+            return await self.feedback.command(parts[1] if len(parts) > 1 else "")
+        if word in TYPED_BUTTONS:
+            return await self._button(word, text)
         reply = await self.ctx.db.run(registry.run_command, self.ctx, self.actor, text)
         if word == "help" or (word not in registry.COMMANDS):
-            reply = Reply(f"{reply.text}\n{CONSOLE_HELP}", ok=reply.ok)
+            reply = Reply(f"{reply.text}\n{CONSOLE_HELP}\n{FEEDBACK_HELP}\n"
+                          f"{for_console(Reply(registry.feedback_help())).text}", ok=reply.ok)
         return reply
+
+    async def _button(self, word: str, text: str) -> Reply:
+        """`add 5:1`, `new 5`, `announce 7`: what an offer's or a preview's button would have done."""
+        args = text.split()[1:]
+        if len(args) != 1:
+            return _usage("Give the value shown after the word (as in `add 5:1`).", f"{word} <value>")
+        reply = await self.ctx.db.run(registry.run_action, self.ctx, self.actor, TYPED_BUTTONS[word], args[0])
+        return for_console(reply)
 
     async def _answer(self, text: str, internal: bool) -> Reply | None:
         usage = NOTE_USAGE if internal else REPLY_USAGE

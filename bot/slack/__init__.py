@@ -1,4 +1,5 @@
-"""Slack: a Bolt AsyncApp (HTTP or Socket Mode) and SlackChat for outgoing posts."""
+"""Slack: a Bolt AsyncApp (HTTP or Socket Mode) with the ticket and feedback listeners, and SlackChat
+for outgoing posts."""
 
 from __future__ import annotations
 

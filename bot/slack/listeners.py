@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
-from bot.slack import render
+from bot.slack import answer, feedback as slack_feedback, render
 from bot.slack.inbound import People, action_user, human_thread_message
-from handlers import registry, tickets
+from handlers import feedback, registry, tickets
 from handlers.base import Reply
 from handlers.context import Context
 
@@ -18,25 +20,21 @@ log = logging.getLogger("pitchin.slack")
 def register(app: AsyncApp, ctx: Context, people: People) -> None:
     """Wire every Pitchin listener onto a Bolt app. No import side effects, no globals."""
 
-    async def tell(respond, reply: Reply) -> None:
-        await respond(
-            text=render.reply_text(reply),
-            blocks=render.reply_blocks(reply),
-            response_type="ephemeral",
-            replace_original=reply.replace_original,
-        )
-
     def on_button(action_id: str):
-        async def listener(ack, body, action, respond):
+        async def listener(ack, body, action, respond, client):
             await ack()
             user_id, name = action_user(body)
             actor = await people.actor(user_id, name)
             reply = await ctx.db.run(registry.run_action, ctx, actor, action_id, action.get("value"))
-            await tell(respond, reply)
+            view = body.get("view") or {}
+            if view.get("type") == "modal":  # a button inside Pitchin's modal (the feedback offer)
+                await answer.in_view(client, view["id"], reply, actor.user_id)
+            else:
+                await answer.tell(respond, reply)
 
         return listener
 
-    for action_id in registry.ACTIONS:
+    for action_id in (*registry.ACTIONS, *registry.TEXT_ACTIONS):
         app.action(action_id)(on_button(action_id))
 
     async def on_message(event, context):
@@ -64,7 +62,7 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
         await ack()
         actor = await people.actor(command["user_id"], command.get("user_name", ""))
         reply = await ctx.db.run(registry.run_command, ctx, actor, command.get("text", ""), "/pitchin ")
-        await tell(respond, reply)
+        await answer.tell(respond, reply)
 
     app.command("/pitchin")(on_command)
 
@@ -74,22 +72,32 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
     app.event("app_mention")(on_mention)
 
     async def on_home(event, client):
-        text = (await ctx.db.run(tickets.list_open, ctx)).text
-        await client.views_publish(
-            user_id=event["user"],
-            view={
-                "type": "home",
-                "blocks": [
-                    {"type": "section", "text": {"type": "mrkdwn", "text": "*Pitchin*: customer questions, answered by everyone."}},
-                    {"type": "section", "text": {"type": "mrkdwn", "text": render.escape(text)[:2900]}},
-                    {"type": "context", "elements": [{"type": "mrkdwn", "text": "Type `/pitchin help` for commands."}]},
-                ],
-            },
-        )
+        actor = await people.actor(event["user"])
+        sections = [
+            ("Open tickets", (await ctx.db.run(tickets.list_open, ctx)).text),
+            ("Top suggestions", (await ctx.db.run(feedback.top, ctx, "", 5)).text),
+            ("Feedback you logged", (await ctx.db.run(feedback.logged_by, ctx, actor)).text),
+        ]
+        await client.views_publish(user_id=event["user"], view=render.home_view(sections))
 
     app.event("app_home_opened")(on_home)
 
-    async def on_error(error, body, logger):
-        logger.error("Slack listener failed: %s (%s)", error, (body or {}).get("type"), exc_info=error)
+    slack_feedback.register(app, ctx, people)
+
+    async def on_error(error, body, logger, client, respond):
+        """The one error boundary: log it, and tell the person, so nobody waits on a spinner."""
+        body = body or {}
+        logger.error("Slack listener failed: %s (%s)", error, body.get("type"), exc_info=error)
+        sorry = Reply("Something went wrong inside Pitchin and it has been logged. "
+                      "Check before trying again: part of it may have happened.", ok=False)
+        view = body.get("view") or {}
+        user_id = (body.get("user") or {}).get("id") or body.get("user_id")
+        try:
+            if view.get("type") == "modal" and user_id:
+                await answer.in_view(client, view["id"], sorry, user_id)
+            elif respond is not None:
+                await answer.tell(respond, sorry)
+        except (SlackApiError, aiohttp.ClientError, OSError) as exc:  # Slack itself is what failed
+            logger.warning("could not tell the person about the failure either: %s", exc)
 
     app.error(on_error)

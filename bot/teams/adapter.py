@@ -63,6 +63,14 @@ def _unauthorised(exc: Exception) -> web.Response:
                    **{"WWW-Authenticate": 'Bearer realm="botframework"'})
 
 
+def _json(body):
+    """An invoke response's body as JSON data: botbuilder's handlers give it serialised already (a dict),
+    a model is serialised here."""
+    if body is None or isinstance(body, (dict, list, str, int, float, bool)):
+        return body
+    return serializer_helper(body)
+
+
 def http_handler(adapter: CloudAdapter, bot: Bot):
     """POST /api/messages: one Bot Framework activity as JSON.
 
@@ -95,7 +103,7 @@ def http_handler(adapter: CloudAdapter, bot: Bot):
             return _unauthorised(exc)
         invoke_response = await adapter.process_activity(auth, activity, bot.on_turn)
         if invoke_response:
-            return web.json_response(data=serializer_helper(invoke_response.body), status=invoke_response.status)
+            return web.json_response(data=_json(invoke_response.body), status=invoke_response.status)
         return web.Response(status=201)
 
     return handle

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Awaitable, Callable
 
-from botbuilder.core import ActivityHandler, TurnContext
+from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import ChannelAccount, ConversationAccount
 
 from bot.teams import render
 from bot.teams.chat import TeamsChat
+from bot.teams.feedback import TeamsFeedback
 from bot.teams.inbound import (PLATFORM, People, card_action, clean_text, command_words, from_bot, in_channel,
                                mentions_bot, message_ref, split_conversation, tenant_of, thread_of)
 from handlers import channels, outbound, registry, tickets
@@ -27,7 +28,10 @@ def help_text() -> str:
     lines = ["Pitchin commands (in a channel, start with @Pitchin):",
              "- **tickets here**: post new tickets in this channel"]
     lines += [f"- **{c.usage}**: {c.help}" for c in registry.COMMANDS.values()]
-    lines.append("Answer a ticket in its replies; start with `note:` to keep a message internal.")
+    lines += ["- **feedback <what the customer wants>**: log a suggestion (alone: the form); "
+              "**feedback help** lists merge, status, show, top, search and export",
+              "Answer a ticket in its replies; start with `note:` to keep a message internal.",
+              "On any message: … → More actions → **Log as feedback**."]
     return "\n".join(lines)
 
 
@@ -36,10 +40,23 @@ class PitchinBot(ActivityHandler):
         self.ctx = ctx
         self.chat = chat
         self.people = people
+        self.feedback = TeamsFeedback(ctx, people)
         # typed commands Teams has and the other platforms do not; everything else is registry.COMMANDS
         self.commands: dict[str, Callable[[TurnContext, Actor], Awaitable[Reply]]] = {
             "tickets here": self._tickets_here,
             "help": self._help,
+        }
+        # typed commands followed by words of their own: first word → handler(turn, actor, the rest)
+        self.verbs: dict[str, Callable[[TurnContext, Actor, str], Awaitable[Reply | None]]] = {
+            "feedback": self.feedback.command,
+        }
+        # invoke activities (dialogs, the message action, file uploads) by name → the invoke response body
+        self.invokes: dict[str, Callable[[TurnContext], Awaitable[object]]] = {
+            "task/fetch": self.feedback.fetch,
+            "task/submit": self.feedback.submit,
+            "composeExtension/fetchTask": self.feedback.fetch_on_message,
+            "composeExtension/submitAction": self.feedback.submit_on_message,
+            "fileConsent/invoke": self.feedback.file_consent,
         }
 
     async def _db(self, fn, *args):
@@ -86,7 +103,8 @@ class PitchinBot(ActivityHandler):
 
     def _is_command(self, text: str) -> bool:
         words = command_words(text)
-        return words in self.commands or words.partition(" ")[0] in registry.COMMANDS
+        first = words.partition(" ")[0]
+        return words in self.commands or first in registry.COMMANDS or first in self.verbs
 
     async def _on_answer(self, turn_context: TurnContext, ticket_id: int, text: str) -> None:
         actor = await self.people.actor(turn_context)
@@ -101,14 +119,25 @@ class PitchinBot(ActivityHandler):
     async def _on_command(self, turn_context: TurnContext, text: str) -> None:
         actor = await self.people.actor(turn_context)
         command = self.commands.get(command_words(text))
+        first, *rest = text.split(None, 1) or [""]
+        verb = self.verbs.get(first.lower())
         if command is not None:
             reply = await command(turn_context, actor)
+        elif verb is not None:
+            reply = await verb(turn_context, actor, rest[0] if rest else "")
+            if reply is None:  # it answered in its own way
+                return
         else:
             reply = await self._db(registry.run_command, actor, text, PREFIX)
         await self._tell(turn_context, actor, reply)
 
     async def _on_click(self, turn_context: TurnContext, action_id: str, value: str) -> None:
         actor = await self.people.actor(turn_context)
+        if action_id in render.DIALOG_BUTTONS:  # a client that cannot open dialogs posted the click instead
+            await self._tell(turn_context, actor, Reply(
+                f"This button opens a form, which this Teams client cannot show. Type {PREFIX}feedback "
+                "<what the customer wants> in the ticket's replies instead.", ok=False))
+            return
         reply = await self._db(registry.run_action, actor, action_id, value)
         clicked = turn_context.activity.reply_to_id
         if reply.replace_original and clicked:
@@ -118,6 +147,15 @@ class PitchinBot(ActivityHandler):
         elif not reply.ok or reply.actions:
             await self._tell(turn_context, actor, reply)
         # a click that worked shows on the ticket's card, redrawn for everyone by the outbox
+
+    # ------------------------------------------------------------ invokes
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        """Dialogs and the message action, routed by the invoke's name; anything else is botbuilder's."""
+        handler = self.invokes.get(turn_context.activity.name or "")
+        if handler is None:
+            return await super().on_invoke_activity(turn_context)
+        return InvokeResponse(status=200, body=await handler(turn_context))
 
     async def _tell(self, turn_context: TurnContext, actor: Actor, reply: Reply) -> MessageRef:
         """Answer the person in the thread they acted in (Teams has no private replies in a channel),

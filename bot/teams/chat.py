@@ -14,8 +14,8 @@ from typing import Awaitable, Callable
 
 import aiohttp
 from botbuilder.core import BotAdapter, TurnContext
-from botbuilder.schema import (Activity, ConversationAccount, ConversationParameters, ConversationReference,
-                               ErrorResponseException)
+from botbuilder.schema import (Activity, ChannelAccount, ConversationAccount, ConversationParameters,
+                               ConversationReference, ErrorResponseException)
 from msrest.exceptions import ClientRequestError
 
 from bot.teams import render
@@ -130,6 +130,21 @@ class TeamsChat:
         new_id = await self._send(thread_conversation(thread.channel, thread.thread_id), activity,
                                   "posting in a ticket's thread")
         return MessageRef(PLATFORM, thread.tenant, thread.channel, new_id, thread.thread_id)
+
+    async def direct(self, tenant: str, user_id: str, text: str) -> None:
+        """A private message to one person, in their personal chat with Pitchin (Teams creates it, or
+        gives back the one there is): e.g. that a suggestion they logged has shipped."""
+        reference = await self._channel()
+        parameters = ConversationParameters(is_group=False, bot=reference.bot, members=[ChannelAccount(id=user_id)],
+                                            tenant_id=tenant, channel_data={"tenant": {"id": tenant}})
+
+        async def send(context: TurnContext) -> None:
+            context.activity.id = None  # the made-up id of the "create" turn: not a message to reply to
+            await context.send_activity(render.text_activity(text))
+
+        await self._guard("messaging a person directly", self.adapter.create_conversation(
+            self.app_id, send, parameters, reference.channel_id or "msteams",
+            self._service_urls.get(tenant, reference.service_url), None))
 
     async def mark_delivery(self, mark: DeliveryMark) -> None:
         """Teams bots cannot react: redraw Pitchin's note about the reply (its Undo card), or say it

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from html.parser import HTMLParser
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
@@ -96,12 +97,80 @@ def command_words(text: str) -> str:
 def card_action(activity: Activity) -> tuple[str, str] | None:
     """An Adaptive Card Action.Submit: the message's value is {"action": "ticket.claim", "ticket_id": 7}
     (the id's key is named after the action's kind: ticket_id, reply_id)."""
-    data = activity.value
+    return button_click(activity.value)
+
+
+def button_click(data) -> tuple[str, str] | None:
+    """(action id, value) from a button's submit data, in a message or in a dialog: the value is the
+    exact string for text actions ("3:1"), a number's digits for ticket and reply ids."""
     if not isinstance(data, dict) or not isinstance(data.get("action"), str):
         return None
     action_id = data["action"]
     value = data.get(f"{action_id.partition('.')[0]}_id")
     return action_id, "" if value is None else str(value)
+
+
+def invoke_data(activity: Activity) -> dict:
+    """What a dialog's Action.Submit carried, with the form's inputs merged in (task/fetch, task/submit,
+    and a message action's composeExtension/submitAction all put it under ``value.data``)."""
+    value = activity.value if isinstance(activity.value, dict) else {}
+    data = value.get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def message_payload(activity: Activity) -> dict:
+    """The message a message action was used on (``value.messagePayload``)."""
+    value = activity.value if isinstance(activity.value, dict) else {}
+    payload = value.get("messagePayload")
+    return payload if isinstance(payload, dict) else {}
+
+
+def payload_text(payload: dict) -> str:
+    """A message action's message as plain text (Teams sends its body as HTML)."""
+    body = payload.get("body") or {}
+    content = body.get("content") or ""
+    if (body.get("contentType") or "").lower() != "html":
+        return content.strip()
+    return html_text(content)
+
+
+def payload_thread(activity: Activity, payload: dict) -> ThreadRef | None:
+    """The channel thread of the message a message action was used on: the invoke's conversation is
+    "<channel>;messageid=<root>"; the message's own replyToId (or, for a root, its id) when it is not."""
+    if not in_channel(activity):
+        return None
+    channel, root = split_conversation(activity.conversation.id)
+    root = root or payload.get("replyToId") or payload.get("id")
+    return ThreadRef(PLATFORM, tenant_of(activity), channel, str(root)) if root else None
+
+
+_BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"}
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def html_text(html: str) -> str:
+    """Teams' message HTML as text: tags gone, entities decoded, a line per paragraph."""
+    parser = _Text()
+    parser.feed(html)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 class People:

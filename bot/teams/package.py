@@ -109,7 +109,35 @@ def manifest(app_id: str, public_url: str = "") -> dict:
     filled = fill(json.loads(TEMPLATE.read_text(encoding="utf-8")))
     if site != PLACEHOLDER_SITE:
         filled["validDomains"] = [urlparse(site).netloc]
+    check(filled)
     return filled
+
+
+# what Teams' manifest schema allows (v1.17); an upload that breaks one is refused with a vague error
+LIMITS = (("name", "short", 30), ("name", "full", 100), ("description", "short", 80), ("description", "full", 4000))
+COMMAND_TITLE, COMMAND_DESCRIPTION, COMMAND_ID = 32, 128, 64
+
+
+def check(content: dict) -> None:
+    """Refuse a manifest Teams would refuse, naming the field (the template is edited by hand)."""
+    problems = [f"{a}.{b} is longer than {n} characters" for a, b, n in LIMITS if len(content[a][b]) > n]
+    for bot in content.get("bots", []):
+        for group in bot.get("commandLists", []):
+            for command in group["commands"]:
+                if len(command["title"]) > COMMAND_TITLE or len(command["description"]) > COMMAND_DESCRIPTION:
+                    problems.append(f"the bot command “{command['title']}” has a title over {COMMAND_TITLE} or a "
+                                    f"description over {COMMAND_DESCRIPTION} characters")
+    for extension in content.get("composeExtensions", []):
+        if extension.get("botId") != content["id"]:
+            problems.append("a composeExtension's botId is not the bot's id")
+        for command in extension.get("commands", []):
+            if len(command["id"]) > COMMAND_ID or len(command["title"]) > COMMAND_TITLE \
+                    or len(command.get("description", "")) > COMMAND_DESCRIPTION:
+                problems.append(f"the message extension command “{command['id']}” has a field over Teams' limits")
+            if command.get("type") == "action" and not command.get("fetchTask") and not command.get("taskInfo"):
+                problems.append(f"the action command “{command['id']}” needs fetchTask or taskInfo")
+    if problems:
+        raise PackageError("appPackage/manifest.json would be refused by Teams: " + "; ".join(problems) + ".")
 
 
 def build_package(app_id: str, out: Path, public_url: str = "") -> Path:

@@ -2,15 +2,22 @@
 
 A button becomes an Action.Submit whose data names the action and its target,
 ``{"action": "ticket.claim", "ticket_id": 7}``; inbound.card_action reads it back. A button with a
-confirmation question becomes an Action.ShowCard holding the question and the real button.
+confirmation question becomes an Action.ShowCard holding the question and the real button. A
+button that opens a form (``feedback.from_ticket``) is an Action.Submit marked ``task/fetch``:
+Teams then asks the bot for a dialog (a task module) instead of posting a message.
 """
 
 from __future__ import annotations
 
+from botbuilder.core import serializer_helper
 from botbuilder.schema import Activity, ActivityTypes, Attachment
+from botbuilder.schema.teams import (MessagingExtensionActionResponse, TaskModuleContinueResponse, TaskModuleResponse,
+                                     TaskModuleTaskInfo)
 
+from handlers import registry
 from handlers.base import Button, Card, DeliveryMark, PersonRef, Reply, Rich, When
-from handlers.cards import plain
+from handlers.cards import FEEDBACK_FROM_TICKET, plain
+from handlers.feedback import IMPORTANCE, Draft
 
 PLATFORM = "teams"
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -19,6 +26,10 @@ VERSION = "1.4"  # what Teams renders on every client
 TEXT_LIMIT = 20000  # a Teams message is at most ~28 KB; leave room for the card around it
 STYLE = {"primary": "positive", "danger": "destructive"}
 ACCENT = {"open": "Good", "claimed": "Accent", "closed": "Default", "neutral": "Default"}
+# a Teams-only button: open the feedback form (value: the ticket it is about, or "")
+OPEN_FEEDBACK_FORM = "feedback.form"
+# buttons that open a dialog (task module) rather than post a click: action id → the key of their value
+DIALOG_BUTTONS = {FEEDBACK_FROM_TICKET: "ticket_id", OPEN_FEEDBACK_FORM: "ticket_id"}
 
 
 class Drawn:
@@ -59,8 +70,15 @@ def _text(text: str, **style) -> dict:
 
 
 def button_data(b: Button) -> dict:
+    if b.action_id in DIALOG_BUTTONS:
+        data = {"msteams": {"type": "task/fetch"}, "action": b.action_id}
+        if b.value.isdigit():
+            data[DIALOG_BUTTONS[b.action_id]] = int(b.value)
+        return data
     kind = b.action_id.partition(".")[0]
-    return {"action": b.action_id, f"{kind}_id": int(b.value) if b.value.isdigit() else b.value}
+    # a text action's value goes back exactly as given ("3:1", "007"); a ticket or reply id is a number
+    exact = b.action_id in registry.TEXT_ACTIONS or not b.value.isdigit()
+    return {"action": b.action_id, f"{kind}_id": b.value if exact else int(b.value)}
 
 
 def action(b: Button) -> dict:
@@ -134,3 +152,94 @@ def ticket_activity(card: Card) -> Activity:
 def text_activity(text: str) -> Activity:
     """A plain message in a thread: customer text is shown as written, no markup or mentions."""
     return Activity(type=ActivityTypes.message, text=_clip(text), text_format="plain")
+
+
+# ---------------------------------------------------------------- feedback: the form and its dialog
+
+FORM_TITLE = "Log customer feedback"
+FORM = "feedback"  # the form's own submit data: {"form": "feedback", "ticket_id": 7} plus its inputs
+CLOSE = "close"  # {"form": "close"}: the Done button of a dialog, which closes it
+IMPORTANCE_TITLES = {"nice to have": "Nice to have", "important": "Important", "blocker": "Blocker"}
+
+
+def _input(kind: str, id_: str, label: str, value: str = "", **extra) -> dict:
+    return {"type": kind, "id": id_, "label": label, "value": value, **extra}
+
+
+def feedback_form(draft: Draft, error: str = "") -> dict:
+    """The feedback form: what the customer wants (required), customers, department, importance, quote."""
+    body: list[dict] = []
+    if error:
+        body.append(_text(error, color="Attention", weight="Bolder"))
+    if draft.ticket_id:
+        body.append(_text(f"From ticket #{draft.ticket_id}: its customer is filled in.", isSubtle=True, size="Small"))
+    body += [
+        _input("Input.Text", "text", "What does the customer want?", draft.text, isRequired=True,
+               errorMessage="Say what the customer wants.", placeholder="e.g. Export invoices to CSV"),
+        _input("Input.Text", "customers", "Customers (emails or names, comma separated)", ", ".join(draft.customers),
+               placeholder="carol@example.com, Dan Smith"),
+        _input("Input.Text", "department", "Department", draft.department, placeholder="e.g. Billing"),
+        _input("Input.ChoiceSet", "importance", "Importance", draft.importance, style="compact",
+               placeholder="How much does it matter to them?",
+               choices=[{"title": IMPORTANCE_TITLES.get(i, i), "value": i} for i in IMPORTANCE]),
+        _input("Input.Text", "quote", "Quote (the customer's own words)", draft.quote, isMultiline=True),
+    ]
+    data: dict = {"form": FORM}
+    if draft.ticket_id:
+        data["ticket_id"] = draft.ticket_id
+    submit = {"type": "Action.Submit", "title": "Log feedback", "style": "positive", "data": data}
+    return _card(body, [submit], Drawn())
+
+
+def dialog_card(reply: Reply) -> dict:
+    """What a dialog shows after a submit: the words, the reply's buttons (Add to #3, Create new), Done."""
+    done = {"type": "Action.Submit", "title": "Done" if reply.ok and not reply.actions else "Cancel",
+            "data": {"form": CLOSE}}
+    color = {} if reply.ok else {"color": "Attention"}
+    return _card([_text(_clip(reply.text), **color)], [action(b) for b in reply.actions] + [done], Drawn())
+
+
+def dialog(card: dict, title: str = FORM_TITLE, height: str = "large") -> TaskModuleContinueResponse:
+    """A dialog (task module) showing ``card``: the answer to task/fetch, task/submit and a message action."""
+    return TaskModuleContinueResponse(value=TaskModuleTaskInfo(
+        title=title, height=height, width="medium", card=Attachment(content_type=CARD_TYPE, content=card)))
+
+
+def task_response(task: TaskModuleContinueResponse | None) -> dict | None:
+    """An invoke response body for task/fetch and task/submit (None closes the dialog)."""
+    return None if task is None else serializer_helper(TaskModuleResponse(task=task))
+
+
+def action_response(task: TaskModuleContinueResponse | None) -> dict | None:
+    """The same for a message action's composeExtension/fetchTask and composeExtension/submitAction."""
+    return None if task is None else serializer_helper(MessagingExtensionActionResponse(task=task))
+
+
+# ---------------------------------------------------------------- feedback: the CSV export
+
+FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
+FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
+
+
+def csv_activity(intro: str, content: str, limit: int = TEXT_LIMIT // 2) -> Activity:
+    """The CSV as plain text (exactly as written, no markdown) in a channel, where a bot cannot hand over
+    a file; cut at a line when it is long."""
+    if len(content) > limit:
+        cut = content[:limit].rpartition("\n")[0]
+        rest = content[len(cut):].strip("\n").count("\n") + 1
+        content = f"{cut}\n… {rest} more row{'s' if rest != 1 else ''}: get the whole file in a personal chat."
+    return Activity(type=ActivityTypes.message, text=f"{intro}\n\n{content}", text_format="plain")
+
+
+def file_consent_activity(name: str, size: int, description: str, context: dict) -> Activity:
+    """In a personal chat: ask to put the file in the person's OneDrive (Teams' file consent card)."""
+    content = {"description": description, "sizeInBytes": size, "acceptContext": context, "declineContext": context}
+    return Activity(type=ActivityTypes.message, summary=description,
+                    attachments=[Attachment(content_type=FILE_CONSENT, name=name, content=content)])
+
+
+def file_info_activity(upload: dict) -> Activity:
+    """The uploaded file, as a card that opens it (after the person allowed the upload)."""
+    attachment = Attachment(content_type=FILE_INFO, name=upload.get("name"), content_url=upload.get("contentUrl"),
+                            content={"uniqueId": upload.get("uniqueId"), "fileType": upload.get("fileType")})
+    return Activity(type=ActivityTypes.message, attachments=[attachment])

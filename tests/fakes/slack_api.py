@@ -14,9 +14,14 @@ or ``async with FakeSlackApi() as fake: ...``.
 
 Every Web API call (``GET``/``POST /api/<method>``; slack_sdk uses GET for a few
 read methods such as ``users.info``) is recorded as a :class:`Call` and checked
-against Slack's OpenAPI spec (:mod:`tests.fakes.slack_contract`). Posts to any
-other path (``response_url`` posts from Bolt's ``respond()``) are recorded with
-method ``"response_url"``.
+against Slack's OpenAPI spec (:mod:`tests.fakes.slack_contract`). Views (views.open,
+views.update, views.publish) are also checked against Block Kit's limits
+(:func:`view_problems`) and refused with ``invalid_arguments`` like Slack would.
+File uploads follow Slack's current flow: ``files.getUploadURLExternal`` answers an
+``upload_url`` on this fake, the bytes POSTed there are recorded with method
+``"file_upload"``, and ``files.completeUploadExternal`` shares them (see
+:attr:`FakeSlackApi.files`). Posts to any other path (``response_url`` posts from
+Bolt's ``respond()``) are recorded with method ``"response_url"``.
 """
 
 from __future__ import annotations
@@ -48,7 +53,36 @@ VERIFICATION_TOKEN = "verification-token"
 
 # String-valued arguments that Slack takes as JSON text in form bodies; the fake
 # decodes them so tests can inspect structures whatever encoding the SDK chose.
-_JSON_STRING_ARGS = ("blocks", "attachments", "view", "metadata")
+_JSON_STRING_ARGS = ("blocks", "attachments", "view", "metadata", "files")
+
+# Block Kit limits Slack enforces on views (https://docs.slack.dev/reference/block-kit)
+VIEW_TITLE_LIMIT = 24  # modal title, submit and close texts
+PRIVATE_METADATA_LIMIT = 3000
+CALLBACK_ID_LIMIT = 255
+BLOCKS_LIMIT = 100
+SECTION_TEXT_LIMIT = 3000
+HEADER_TEXT_LIMIT = 150
+BUTTON_TEXT_LIMIT = 75
+BUTTON_VALUE_LIMIT = 2000
+INPUT_MAX_LENGTH = 3000
+
+
+@dataclass
+class UploadedFile:
+    """A file as it went through files.getUploadURLExternal → upload_url → files.completeUploadExternal."""
+
+    id: str
+    filename: str
+    length: int  # as declared to files.getUploadURLExternal
+    content: bytes | None = None  # what was POSTed to the upload_url
+    title: str = ""
+    channel_id: str | None = None  # where files.completeUploadExternal shared it
+    initial_comment: str = ""
+    completed: bool = False
+
+    @property
+    def text(self) -> str:
+        return (self.content or b"").decode("utf-8")
 
 
 @dataclass
@@ -97,6 +131,8 @@ class FakeSlackApi:
         self.violations: list[str] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message as posted/updated
         self.socket_mode_url: str | None = None  # answered by apps.connections.open
+        self.files: dict[str, UploadedFile] = {}  # file id -> upload (see files.getUploadURLExternal)
+        self.views: dict[str, dict[str, Any]] = {}  # open modals by id, as last opened/updated through the API
         self._users: dict[str, dict[str, str]] = {}
         self._channels: dict[str, dict[str, Any]] = {}
         self._responses: dict[str, dict[str, Any] | Callable[[Call], dict[str, Any]]] = {}
@@ -104,6 +140,7 @@ class FakeSlackApi:
         self._down = False
         self._ts_counter = itertools.count(1)
         self._view_counter = itertools.count(1)
+        self._file_counter = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._waiters: set[asyncio.Event] = set()  # one per running wait_for(), woken on every call
         self.host = "127.0.0.1"
@@ -113,6 +150,7 @@ class FakeSlackApi:
     async def start(self) -> "FakeSlackApi":
         app = web.Application(client_max_size=10 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_route("POST", "/upload/v1/{file_id}", self._handle_upload)
         app.router.add_route("POST", "/{tail:.*}", self._handle_response_url)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -309,6 +347,29 @@ class FakeSlackApi:
         call.response = {"ok": True}
         return self._json(call.response)
 
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        """The upload_url of files.getUploadURLExternal: Slack takes the raw bytes (or a multipart
+        form with a ``file`` part) and answers ``OK - <size>`` in plain text."""
+        file_id = request.match_info["file_id"]
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            part = form.get("file") or form.get("filename")
+            data = part.file.read() if hasattr(part, "file") else str(part or "").encode()
+        else:
+            data = await request.read()
+        call = Call("file_upload", {"file_id": file_id, "size": len(data)}, CIMultiDict(request.headers),
+                    request.path, request.method, data.decode("utf-8", "replace"))
+        self._record(call)
+        upload = self.files.get(file_id)
+        if upload is None or upload.completed:
+            call.status, call.response = 404, "not found"
+            return web.Response(status=404, text="not found")
+        if len(data) != upload.length:
+            self.violations.append(f"file_upload {file_id}: {len(data)} bytes sent, {upload.length} declared")
+        upload.content = data
+        call.response = f"OK - {len(data)}"
+        return web.Response(text=call.response)
+
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         raw = await request.text()
@@ -320,6 +381,8 @@ class FakeSlackApi:
         self._record(call)
 
         problems = self.contract.check(method, args) if self.contract is not None else []
+        if method in ("views.open", "views.update", "views.push", "views.publish") and isinstance(args.get("view"), dict):
+            problems += [f"{method}: {p}" for p in view_problems(args["view"])]
         self.violations.extend(problems)
 
         def answer(body: dict[str, Any], status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -464,17 +527,133 @@ class FakeSlackApi:
         view.update({"id": view_id, "team_id": TEAM_ID, "app_id": API_APP_ID, "bot_id": BOT_ID, "hash": uuid.uuid4().hex})
         return {"ok": True, "view": view}
 
+    def _api_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A DM with one user: D + the user id (stable, so tests can predict it)."""
+        users = [u for u in str(args.get("users", "")).split(",") if u]
+        if len(users) != 1:
+            return {"ok": False, "error": "users_list_not_supplied" if not users else "not_supported"}
+        channel_id = "D" + users[0]
+        self._channels.setdefault(channel_id, {"name": users[0], "is_private": True, "is_member": True})
+        return {"ok": True, "channel": {"id": channel_id}}
+
+    def _api_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        filename, length = str(args.get("filename") or ""), str(args.get("length") or "")
+        if not filename or not length.isdigit() or int(length) <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._file_counter):08d}"
+        self.files[file_id] = UploadedFile(file_id, filename, int(length))
+        return {"ok": True, "upload_url": f"{self.base}/upload/v1/{file_id}", "file_id": file_id}
+
+    def _api_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        listed = args.get("files")
+        if not isinstance(listed, list) or not listed:
+            return {"ok": False, "error": "invalid_arguments"}
+        done = []
+        for item in listed:
+            upload = self.files.get(str((item or {}).get("id")))
+            if upload is None or upload.content is None or upload.completed:
+                return {"ok": False, "error": "file_not_found"}
+            done.append((upload, item))
+        channel = args.get("channel_id")
+        if channel and str(channel)[:1] not in ("C", "G", "D"):
+            return {"ok": False, "error": "invalid_channel"}
+        out = []
+        for upload, item in done:
+            upload.title = str(item.get("title") or upload.filename)
+            upload.channel_id = str(channel) if channel else None
+            upload.initial_comment = str(args.get("initial_comment") or "")
+            upload.completed = True
+            out.append({"id": upload.id, "name": upload.filename, "title": upload.title, "size": upload.length,
+                        "channels": [upload.channel_id] if upload.channel_id else []})
+        return {"ok": True, "files": out}
+
+    def close_view(self, view_id: str) -> None:
+        """The person closed the modal: views.update on it now answers ``not_found`` like Slack."""
+        self.views.pop(view_id, None)
+
     def _api_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        return self._view(args)
+        answer = self._view(args)
+        if answer["view"].get("type") == "modal":
+            self.views[answer["view"]["id"]] = answer["view"]
+        return answer
 
     def _api_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         return self._view(args)
 
     def _api_views_update(self, args: dict[str, Any]) -> dict[str, Any]:
-        return self._view(args)
+        view_id = args.get("view_id")
+        if view_id and view_id not in self.views:
+            return {"ok": False, "error": "not_found"}
+        answer = self._view(args)
+        if view_id:
+            self.views[view_id] = answer["view"]
+        return answer
 
     def _api_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.socket_mode_url}
+
+
+def _text_of(obj: Any) -> str:
+    return obj.get("text", "") if isinstance(obj, dict) else ""
+
+
+def _block_problems(blocks: Any, where: str) -> list[str]:
+    if not isinstance(blocks, list):
+        return [f"{where}: blocks must be a list"]
+    out = []
+    if len(blocks) > BLOCKS_LIMIT:
+        out.append(f"{where}: {len(blocks)} blocks (limit {BLOCKS_LIMIT})")
+    for i, block in enumerate(blocks):
+        kind = block.get("type") if isinstance(block, dict) else None
+        at = f"{where}: block {i} ({kind})"
+        if kind == "section" and len(_text_of(block.get("text"))) > SECTION_TEXT_LIMIT:
+            out.append(f"{at}: text longer than {SECTION_TEXT_LIMIT}")
+        elif kind == "header" and len(_text_of(block.get("text"))) > HEADER_TEXT_LIMIT:
+            out.append(f"{at}: text longer than {HEADER_TEXT_LIMIT}")
+        elif kind == "actions":
+            for element in block.get("elements", []):
+                if element.get("type") == "button":
+                    if len(_text_of(element.get("text"))) > BUTTON_TEXT_LIMIT:
+                        out.append(f"{at}: button text longer than {BUTTON_TEXT_LIMIT}")
+                    if len(str(element.get("value", ""))) > BUTTON_VALUE_LIMIT:
+                        out.append(f"{at}: button value longer than {BUTTON_VALUE_LIMIT}")
+        elif kind == "input":
+            element = block.get("element") or {}
+            if not element.get("action_id") or not block.get("label"):
+                out.append(f"{at}: an input needs a label and an element with an action_id")
+            if element.get("type") == "plain_text_input":
+                limit = element.get("max_length", INPUT_MAX_LENGTH)
+                if limit > INPUT_MAX_LENGTH:
+                    out.append(f"{at}: max_length over {INPUT_MAX_LENGTH}")
+                if len(element.get("initial_value", "")) > limit:
+                    out.append(f"{at}: initial_value longer than max_length {limit}")
+            if element.get("type") == "static_select" and "initial_option" in element:
+                if element["initial_option"] not in element.get("options", []):
+                    out.append(f"{at}: initial_option is not one of the options")
+        elif kind not in ("section", "header", "actions", "input", "context", "divider", "image", "rich_text"):
+            out.append(f"{at}: unknown block type")
+    return out
+
+
+def view_problems(view: Mapping[str, Any]) -> list[str]:
+    """What Slack would refuse in a view (modal or home), as readable lines; empty when fine.
+    Use it on views a test receives too, e.g. the ``view`` of a ``response_action: update`` ack."""
+    out = []
+    kind = view.get("type")
+    if kind not in ("modal", "home"):
+        return [f"view type {kind!r} is neither modal nor home"]
+    if kind == "modal":
+        for key in ("title", "submit", "close"):
+            if key in view and len(_text_of(view[key])) > VIEW_TITLE_LIMIT:
+                out.append(f"modal {key} longer than {VIEW_TITLE_LIMIT} characters: {_text_of(view[key])!r}")
+        has_input = any(isinstance(b, dict) and b.get("type") == "input" for b in view.get("blocks") or [])
+        if has_input and "submit" not in view:
+            out.append("a modal with input blocks needs a submit button")
+    if len(str(view.get("private_metadata", ""))) > PRIVATE_METADATA_LIMIT:
+        out.append(f"private_metadata longer than {PRIVATE_METADATA_LIMIT}")
+    if len(str(view.get("callback_id", ""))) > CALLBACK_ID_LIMIT:
+        out.append(f"callback_id longer than {CALLBACK_ID_LIMIT}")
+    return out + _block_problems(view.get("blocks", []), f"{kind} view")
 
 
 def _has_token(request: web.Request, args: Mapping[str, Any]) -> bool:
@@ -512,6 +691,11 @@ def _new_event_id() -> str:
 def _trigger_id() -> str:
     digits = "".join(str(int(c, 16) % 10) for c in uuid.uuid4().hex[:26])
     return f"{digits[:13]}.{digits[13:26]}.{hashlib.sha1(digits.encode()).hexdigest()}"
+
+
+def new_trigger_id() -> str:
+    """A fresh trigger_id shaped like Slack's; pass it to a builder to find the views.open it led to."""
+    return _trigger_id()
 
 
 def _channel_type(channel: str) -> str:
@@ -734,3 +918,182 @@ def slash_command_body(
             "trigger_id": trigger_id or _trigger_id(),
         }
     )
+
+
+# ---------------------------------------------------------------------------- modals and shortcuts
+
+
+def form_state(view: Mapping[str, Any], typed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``view.state.values`` as Slack sends it on submit: one entry per input block, keyed by
+    block_id then action_id. ``typed`` maps a block_id to what the person typed (a str) or, for a
+    static_select, the chosen option's value; untouched inputs keep their initial value (prefilled
+    fields arrive without anyone typing) or come as ``None``."""
+    typed = dict(typed or {})
+    values: dict[str, Any] = {}
+    for block in view.get("blocks") or []:
+        if block.get("type") != "input":
+            continue
+        element = block.get("element") or {}
+        block_id, action_id, kind = block["block_id"], element["action_id"], element.get("type")
+        if kind == "static_select":
+            if block_id in typed:
+                wanted = typed.pop(block_id)
+                chosen = next((o for o in element.get("options", []) if o["value"] == wanted), None)
+                if wanted is not None and chosen is None:
+                    raise ValueError(f"{block_id}: {wanted!r} is not one of the options")
+            else:
+                chosen = element.get("initial_option")
+            values[block_id] = {action_id: {"type": kind, "selected_option": chosen}}
+        else:
+            value = typed.pop(block_id) if block_id in typed else element.get("initial_value")
+            values[block_id] = {action_id: {"type": kind, "value": value if value != "" else None}}
+    if typed:
+        raise ValueError(f"no input block for {sorted(typed)} in the view")
+    return values
+
+
+def _submitted_view(view: Mapping[str, Any], state: Mapping[str, Any], team_id: str, api_app_id: str) -> dict:
+    view_id = view.get("id") or "V" + uuid.uuid4().hex[:10].upper()
+    return {
+        "id": view_id,
+        "team_id": team_id,
+        "type": view.get("type", "modal"),
+        "blocks": view.get("blocks", []),
+        "private_metadata": view.get("private_metadata", ""),
+        "callback_id": view.get("callback_id", ""),
+        "state": {"values": dict(state)},
+        "hash": view.get("hash") or f"{int(time.time())}.{uuid.uuid4().hex[:8]}",
+        "title": view.get("title"),
+        "clear_on_close": view.get("clear_on_close", False),
+        "notify_on_close": view.get("notify_on_close", False),
+        "close": view.get("close"),
+        "submit": view.get("submit"),
+        "previous_view_id": None,
+        "root_view_id": view.get("root_view_id") or view_id,
+        "app_id": api_app_id,
+        "external_id": view.get("external_id", ""),
+        "app_installed_team_id": team_id,
+        "bot_id": BOT_ID,
+    }
+
+
+def view_submission_payload(
+    view: Mapping[str, Any],
+    user_id: str,
+    typed: Mapping[str, Any] | None = None,
+    team_id: str = TEAM_ID,
+    *,
+    user_name: str | None = None,
+    trigger_id: str | None = None,
+    api_app_id: str = API_APP_ID,
+) -> dict[str, Any]:
+    """The ``view_submission`` payload of a modal the app opened (``view`` as views.open answered
+    it, with its id), after the person typed ``typed`` (see :func:`form_state`) and pressed submit."""
+    name = user_name or user_id.lower()
+    return {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "user": {"id": user_id, "username": name, "name": name, "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": trigger_id or _trigger_id(),
+        "view": _submitted_view(view, form_state(view, typed), team_id, api_app_id),
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
+def view_submission_body(view: Mapping[str, Any], user_id: str, typed: Mapping[str, Any] | None = None,
+                         team_id: str = TEAM_ID, **kwargs: Any) -> str:
+    """Form-encoded ``payload=<json>`` body of a modal's submit (Content-Type:
+    application/x-www-form-urlencoded). ``kwargs``: see :func:`view_submission_payload`."""
+    return urlencode({"payload": json.dumps(view_submission_payload(view, user_id, typed, team_id, **kwargs))})
+
+
+def view_action_body(
+    view: Mapping[str, Any],
+    action_id: str,
+    value: str,
+    user_id: str,
+    team_id: str = TEAM_ID,
+    *,
+    block_id: str | None = None,
+    trigger_id: str | None = None,
+    api_app_id: str = API_APP_ID,
+) -> str:
+    """Form-encoded ``block_actions`` body of a button clicked inside a modal: the container is
+    the view, the whole view comes along, and there is no channel, message or response_url."""
+    name = user_id.lower()
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": name, "name": name, "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": view["id"]},
+        "trigger_id": trigger_id or _trigger_id(),
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": _submitted_view(view, form_state(view), team_id, api_app_id),
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": block_id or "b-" + action_id,
+                "text": {"type": "plain_text", "text": action_id, "emoji": True},
+                "value": value,
+                "type": "button",
+                "action_ts": _now_ts(),
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def message_shortcut_payload(
+    callback_id: str,
+    user_id: str,
+    channel_id: str,
+    message: Mapping[str, Any],
+    response_url: str,
+    team_id: str = TEAM_ID,
+    *,
+    trigger_id: str | None = None,
+    user_name: str | None = None,
+    channel_name: str | None = None,
+) -> dict[str, Any]:
+    """The ``message_action`` payload of a message shortcut (the "…" menu of a message).
+    ``message`` is the message as Slack holds it, e.g. from :func:`shortcut_message`."""
+    name = user_name or user_id.lower()
+    return {
+        "type": "message_action",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": _now_ts(),
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "user": {"id": user_id, "username": name, "name": name, "team_id": team_id},
+        "channel": {"id": channel_id, "name": channel_name or f"channel-{channel_id.lower()}"},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id or _trigger_id(),
+        "message_ts": message["ts"],
+        "message": dict(message),
+        "response_url": response_url,
+    }
+
+
+def message_shortcut_body(callback_id: str, user_id: str, channel_id: str, message: Mapping[str, Any],
+                          response_url: str, team_id: str = TEAM_ID, **kwargs: Any) -> str:
+    """Form-encoded ``payload=<json>`` body of a message shortcut, as Slack POSTs it to the
+    interactivity URL. ``kwargs``: see :func:`message_shortcut_payload`."""
+    payload = message_shortcut_payload(callback_id, user_id, channel_id, message, response_url, team_id, **kwargs)
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def shortcut_message(user: str | None, text: str, ts: str, thread_ts: str | None = None, **extra: Any) -> dict:
+    """A message as it appears inside a shortcut payload: a message event without the event's
+    channel fields (``extra`` as in :func:`message_event`, e.g. ``bot_id=BOT_ID``)."""
+    msg = message_event("C0", user, text, ts, thread_ts=thread_ts, **extra)
+    for key in ("channel", "event_ts", "channel_type"):
+        msg.pop(key, None)
+    return msg

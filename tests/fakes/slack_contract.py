@@ -54,6 +54,13 @@ EXTRA_METHODS: dict[str, frozenset[str]] = {
     # to connect to. Takes no arguments; the app-level token (xapp-...) is
     # sent in the Authorization header by slack_sdk / slack_bolt.
     "apps.connections.open": frozenset(),
+    # Slack's upload flow since 2024 (files.upload was retired in 2025), used by
+    # slack_sdk's files_upload_v2 for `/feedback export`: ask for an upload URL,
+    # POST the bytes there, then complete the upload into a channel or DM.
+    "files.getUploadURLExternal": frozenset({"filename", "length", "alt_txt", "snippet_type"}),
+    "files.completeUploadExternal": frozenset(
+        {"files", "channel_id", "channels", "initial_comment", "thread_ts", "blocks"}
+    ),
 }
 
 # Arguments missing from the 2021 file for methods that are in it.

@@ -18,6 +18,11 @@ It records what a bot asks of the connector, as :class:`Call`s of these kinds:
 - ``reply``: ``POST /v3/conversations/{id}/activities/{activityId}`` (reply to an activity)
 - ``update``: ``PUT /v3/conversations/{id}/activities/{activityId}`` (edit a message in place)
 - ``member``: ``GET /v3/conversations/{id}/members/{userId}`` (one member, with email)
+- ``upload``: ``PUT /onedrive/{name}`` (not the connector: the OneDrive upload URL Teams hands a bot when
+  a person allows a file in a personal chat; :meth:`FakeConnector.upload_info` makes one)
+
+A personal conversation (``POST /v3/conversations`` with ``members`` and no channel) gets the
+same id every time for the same person, as Teams gives back the existing 1:1 chat.
 
 Every message it accepted is kept in :attr:`messages` (activity id → latest version), so a test can
 read a card as people see it now.
@@ -157,6 +162,7 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._reply)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._update)
         app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
+        app.router.add_put("/onedrive/{name}", self._upload)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -245,8 +251,14 @@ class FakeConnector:
 
     async def _create(self, request: web.Request) -> web.Response:
         body = await request.json()
-        channel = ((body.get("channelData") or {}).get("channel") or {}).get("id") or f"a:{uuid.uuid4().hex}"
+        channel = ((body.get("channelData") or {}).get("channel") or {}).get("id")
+        members = body.get("members") or []
         new_id = str(next(self._ids))
+        if channel is None and not body.get("isGroup") and len(members) == 1:
+            personal = personal_conversation(members[0]["id"])
+            call = Call("create", personal, None, body, dict(request.headers), response={"id": personal})
+            return self._record(call)
+        channel = channel or f"a:{uuid.uuid4().hex}"
         call = Call("create", channel, None, body, dict(request.headers),
                     response={"id": f"{channel}{THREAD_MARK}{new_id}", "activityId": new_id, "serviceUrl": self.url})
         if body.get("activity"):
@@ -288,11 +300,32 @@ class FakeConnector:
             call.response = {"error": {"code": "MemberNotFoundInConversation", "message": "not a member"}}
         return self._record(call)
 
+    def upload_info(self, name: str) -> dict:
+        """What Teams puts in a fileConsent/invoke "accept": where to PUT the file, and where it will be."""
+        unique = str(uuid.uuid4()).upper()
+        return {"contentUrl": f"https://acme-my.sharepoint.test/personal/ann/Documents/Teams Chat Files/{name}",
+                "name": name, "uploadUrl": f"{self.url}onedrive/{name}?session={unique}", "uniqueId": unique,
+                "fileType": name.rpartition(".")[2]}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        data = await request.read()
+        call = Call("upload", request.match_info["name"], None, data, dict(request.headers), status=201,
+                    response={"id": uuid.uuid4().hex, "name": request.match_info["name"], "size": len(data)})
+        size = len(data)
+        if request.headers.get("Content-Range") != f"bytes 0-{size - 1}/{size}":
+            call.status, call.response = 400, {"error": {"code": "invalidRange", "message": "bad Content-Range"}}
+        return self._record(call)
+
     async def _unknown(self, request: web.Request) -> web.Response:
         call = Call("unknown", request.path, None, await request.text(), dict(request.headers), status=404,
                     response={"error": {"code": "NotFound", "message": f"{request.method} {request.path}"}})
         self.calls.append(call)
         return web.json_response(call.response, status=404)
+
+
+def personal_conversation(user_id: str) -> str:
+    """The id of a person's 1:1 chat with the bot."""
+    return f"a:1on1-{user_id}"
 
 
 # ---------------------------------------------------------------------- activities Teams sends
@@ -350,6 +383,77 @@ class Activities:
         replying to the card's activity."""
         activity = self._base("message", f"{channel}{THREAD_MARK}{thread or card_id}", user, value=data,
                               replyToId=card_id)
+        return activity
+
+    def personal(self, user: tuple[str, str], text: str) -> dict:
+        """A message in the person's 1:1 chat with the bot (no @mention needed there)."""
+        activity = self._base("message", personal_conversation(user[0]), user, textFormat="plain", text=text)
+        activity["conversation"] = {"id": personal_conversation(user[0]), "conversationType": "personal",
+                                    "tenantId": self.tenant}
+        activity["channelData"] = {"tenant": {"id": self.tenant}}
+        return activity
+
+    def invoke(self, user: tuple[str, str], name: str, value: dict, channel: str = SUPPORT,
+               thread: str | None = None, reply_to: str | None = None) -> dict:
+        """An invoke activity (Teams waits for the bot's answer in the HTTP response)."""
+        conversation = f"{channel}{THREAD_MARK}{thread}" if thread else channel
+        activity = self._base("invoke", conversation, user, name=name, value=value, locale="en-US")
+        if reply_to:
+            activity["replyToId"] = reply_to
+        return activity
+
+    def task_fetch(self, user: tuple[str, str], data: dict, card_id: str, thread: str | None = None) -> dict:
+        """A click on a card's Action.Submit marked ``"msteams": {"type": "task/fetch"}``: Teams asks
+        the bot for the dialog to open (its data comes back whole, the "msteams" part included)."""
+        return self.invoke(user, "task/fetch", {"type": "task/fetch", "data": data, "context": {"theme": "default"}},
+                           thread=thread or card_id, reply_to=card_id)
+
+    def task_submit(self, user: tuple[str, str], data: dict, inputs: dict | None = None, card_id: str | None = None,
+                    thread: str | None = None) -> dict:
+        """An Action.Submit inside a dialog: its data with the form's inputs merged in."""
+        return self.invoke(user, "task/submit", {"type": "task/submit", "data": {**data, **(inputs or {})},
+                                                 "context": {"theme": "default"}},
+                           thread=thread or card_id, reply_to=card_id)
+
+    def message_payload(self, message: dict, html: str | None = None) -> dict:
+        """A message as a message action sees it (``value.messagePayload``): its body is HTML."""
+        root = message["conversation"]["id"].partition(THREAD_MARK)[2]
+        sender = message.get("from") or {}
+        return {
+            "id": message["id"], "replyToId": root if root != message["id"] else None,
+            "createdDateTime": message.get("timestamp"), "messageType": "message", "importance": "normal",
+            "locale": "en-us", "linkToMessage": f"https://teams.microsoft.com/l/message/{message['id']}",
+            "from": {"user": {"id": sender.get("aadObjectId") or sender.get("id"), "displayName": sender.get("name"),
+                              "userIdentityType": "aadUser"}},
+            "body": {"contentType": "html",
+                     "content": html if html is not None else f"<p>{message.get('text', '')}</p>"},
+            "attachments": [], "mentions": [], "reactions": [],
+        }
+
+    def message_action(self, user: tuple[str, str], command_id: str, message: dict, data: dict | None = None,
+                       html: str | None = None) -> dict:
+        """A message action (… → More actions → "Log as feedback") on ``message``, one of this builder's
+        messages: ``composeExtension/fetchTask`` to open the dialog, or with ``data`` the dialog's
+        ``composeExtension/submitAction``. Its conversation is the message's reply chain."""
+        value = {"commandId": command_id, "commandContext": "message", "context": {"theme": "default"},
+                 "messagePayload": self.message_payload(message, html)}
+        name = "composeExtension/fetchTask"
+        if data is not None:
+            name = "composeExtension/submitAction"
+            value.update(data=data, botMessagePreviewAction=None, botActivityPreview=[])
+        channel, _, root = message["conversation"]["id"].partition(THREAD_MARK)
+        return self.invoke(user, name, value, channel=channel, thread=root or message["id"])
+
+    def file_consent(self, user: tuple[str, str], card_id: str, action: str, context: dict,
+                     upload_info: dict | None = None) -> dict:
+        """The person's answer to a file consent card in their personal chat."""
+        value = {"type": "fileUpload", "action": action, "context": context}
+        if upload_info is not None:
+            value["uploadInfo"] = upload_info
+        activity = self.invoke(user, "fileConsent/invoke", value, reply_to=card_id)
+        activity["conversation"] = {"id": personal_conversation(user[0]), "conversationType": "personal",
+                                    "tenantId": self.tenant}
+        activity["channelData"] = {"tenant": {"id": self.tenant}}
         return activity
 
     def bot_added(self) -> dict:

@@ -151,8 +151,9 @@ async def test_shipping_tells_every_customer_once_and_the_colleagues(ctx, worker
     assert cards(ctx)[1].status == "new"  # nothing happens before the confirmation
     confirm = preview.actions[0]
     done = registry.run_action(ctx, ANN, confirm.action_id, confirm.value)
-    assert done.ok and "#1 is shipped" in done.text
-    assert "logged already" in registry.run_action(ctx, ANN, confirm.action_id, confirm.value).text
+    assert done.ok and done.text == "#1 is shipped. Telling 2 customers and 2 colleagues."
+    twice = registry.run_action(ctx, ANN, confirm.action_id, confirm.value)
+    assert not twice.ok and "Already confirmed" in twice.text and "nobody is told twice" in twice.text
     await drain(worker)
     assert sorted(m.to_email for m in customers.sent) == ["carol@example.com", "dan@example.com"]
     carol = next(m for m in customers.sent if m.to_email == "carol@example.com")
@@ -165,7 +166,7 @@ async def test_shipping_tells_every_customer_once_and_the_colleagues(ctx, worker
     registry.run_feedback(ctx, ANN, "status 1 planned")
     add_to_first_offer(ctx, ANN, Draft("Dark mode please", customers=("erin@example.com",)))
     again = registry.run_feedback(ctx, ANN, "status 1 shipped Now on mobile too.")
-    assert "This will email 1 customer, tell 0 colleagues" in again.text
+    assert "This will email 1 customer, tell no colleagues" in again.text
     registry.run_action(ctx, ANN, again.actions[0].action_id, again.actions[0].value)
     await drain(worker)
     assert sorted(m.to_email for m in customers.sent) == ["carol@example.com", "dan@example.com", "erin@example.com"]

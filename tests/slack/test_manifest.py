@@ -28,6 +28,7 @@ REQUIRED_SCOPES = {
     "users:read",
     "users:read.email",
     "im:write",
+    "files:write",  # /feedback export uploads the CSV (files.getUploadURLExternal / files.completeUploadExternal)
 }
 
 
@@ -57,6 +58,21 @@ def test_slash_command_pitchin(manifest):
     assert cmd["usage_hint"] == "help | list"
     assert cmd["should_escape"] is False
     assert urlparse(cmd["url"]).path == "/slack/events"
+
+
+def test_slash_command_feedback_and_its_shortcut_match_the_listeners(manifest):
+    from bot.slack.feedback import COMMAND, SHORTCUT
+
+    commands = {c["command"]: c for c in manifest["features"]["slash_commands"]}
+    cmd = commands[COMMAND]
+    assert cmd["description"] and cmd["should_escape"] is False
+    for word in ("merge", "status", "show", "top", "search", "export", "help"):
+        assert word in cmd["usage_hint"], word
+    (shortcut,) = manifest["features"]["shortcuts"]
+    assert shortcut["type"] == "message" and shortcut["callback_id"] == SHORTCUT
+    assert shortcut["name"] == "Log as feedback" and len(shortcut["name"]) <= 24
+    assert 0 < len(shortcut["description"]) <= 150
+    assert "commands" in manifest["oauth_config"]["scopes"]["bot"]  # shortcuts need it like slash commands
 
 
 def test_every_needed_event_is_subscribed_with_its_scope(manifest):

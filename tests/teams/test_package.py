@@ -1,5 +1,6 @@
 """`pitchin teams-package` writes an app package Teams accepts: the bot's id, the permission to read
-channel replies without an @mention, the commands, and two PNG icons of the sizes Teams asks for."""
+channel replies without an @mention, the commands, the "Log as feedback" message action, and two PNG
+icons of the sizes Teams asks for."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.teams.package import PackageError, build_package, manifest
+from bot.teams.feedback import MESSAGE_ACTION
+from bot.teams.package import PackageError, build_package, check, manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_ID = "8e4c2a9e-0a4f-4f5e-9d61-3c2b7f0e1a11"
@@ -62,9 +64,17 @@ def test_the_command_writes_a_package_with_id_permission_commands_and_icons(tmp_
     assert {"name": "ChannelMessage.Read.Group", "type": "Application"} in \
         m["authorization"]["permissions"]["resourceSpecific"]
     (commands,) = m["bots"][0]["commandLists"]
-    assert [c["title"] for c in commands["commands"]] == ["tickets here", "help", "list"]
+    assert [c["title"] for c in commands["commands"]] == ["tickets here", "help", "list", "feedback"]
     assert all(len(c["title"]) <= 32 and len(c["description"]) <= 128 for c in commands["commands"])
     assert set(m["bots"][0]["scopes"]) == {"team", "personal"}
+    assert m["bots"][0]["supportsFiles"] is True  # the feedback export is handed over as a file in a 1:1 chat
+    # "Log as feedback" on any message: an action command that asks the bot for its dialog
+    (extension,) = m["composeExtensions"]
+    assert extension["botId"] == APP_ID
+    (action,) = extension["commands"]
+    assert action == {"id": MESSAGE_ACTION, "type": "action", "title": "Log as feedback",
+                      "description": action["description"], "context": ["message"], "fetchTask": True}
+    assert len(action["description"]) <= 128
     assert m["icons"] == {"color": "color.png", "outline": "outline.png"}
     assert m["developer"]["websiteUrl"] == "https://support.acme.test" and m["validDomains"] == ["support.acme.test"]
     assert "{{" not in json.dumps(m)
@@ -90,3 +100,16 @@ def test_a_malformed_id_and_a_placeholder_site(tmp_path):
         build_package("my-bot", tmp_path / "x.zip")
     m = manifest(APP_ID)
     assert m["developer"]["privacyUrl"].startswith("https://") and m["validDomains"] == []
+
+
+def test_a_manifest_teams_would_refuse_is_not_packaged():
+    m = manifest(APP_ID)
+    m["composeExtensions"][0]["commands"][0]["title"] = "Log this message as customer feedback"
+    del m["composeExtensions"][0]["commands"][0]["fetchTask"]
+    m["bots"][0]["commandLists"][0]["commands"].append({"title": "x" * 33, "description": "too long a title"})
+    with pytest.raises(PackageError) as refused:
+        check(m)
+    message = str(refused.value)
+    assert "“logFeedback” has a field over Teams' limits" in message and "needs fetchTask" in message
+    assert f"“{'x' * 33}”" in message
+    check(manifest(APP_ID))  # the shipped template passes
