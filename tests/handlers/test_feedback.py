@@ -189,3 +189,19 @@ def test_after_a_merge_similar_feedback_is_offered_the_surviving_card(ctx):
     offer = feedback.log(ctx, BOB, Draft("I want to export my invoices to excel", customers=("c@example.com",)))
     offered = [b.value.split(":")[1] for b in offer.actions if b.action_id == "feedback.add"]
     assert offered == ["1"]  # the merged card's requests now speak for #1; #2 is never offered
+
+
+async def test_a_web_form_customer_is_told_through_their_reply_url(ctx, worker, customers):
+    ticket = tickets.intake(ctx, InboundMessage(
+        source="web", external_key="web:form-9", sender_email="fay@example.com", sender_name="Fay",
+        subject="Bulk edit", text="Can I edit many contacts at once?", received_at=utcnow(),
+        reply_url="https://shop.example.com/pitchin-replies")).ticket_id
+    feedback.log(ctx, ANN, Draft("Bulk edit contacts", ticket_id=ticket, customers=("gus@example.com",)))
+    preview = registry.run_feedback(ctx, ANN, "status 1 shipped Select several rows and press Edit.")
+    assert "This will email 1 customer, notify 1 customer through their web form" in preview.text
+    registry.run_action(ctx, ANN, preview.actions[0].action_id, preview.actions[0].value)
+    await drain(worker)
+    by_url = {m.to_email: m.reply_url for m in customers.sent}
+    assert by_url == {"gus@example.com": None, "fay@example.com": "https://shop.example.com/pitchin-replies"}
+    fay = next(m for m in customers.sent if m.to_email == "fay@example.com")
+    assert fay.external_id == "form-9" and "Select several rows and press Edit." in fay.text
