@@ -24,11 +24,12 @@ from datetime import datetime, timezone
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.utils import format_datetime, formataddr, parseaddr
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 import html2text
 
+from bot.inbox.urls import starttls_option
 from handlers.base import Attachment, DeliveryError, InboundMessage, OutgoingReply
 
 __all__ = [
@@ -569,19 +570,7 @@ def parse_smtp_url(url: str) -> SmtpSettings:
     if parts.path not in ("", "/"):
         raise bad(f"unexpected path {parts.path!r}")
 
-    query = {k.lower(): v for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-    unknown = set(query) - {"starttls"}
-    if unknown:
-        raise bad(f"unknown option {sorted(unknown)[0]!r} (only starttls=true|false is understood)")
-    start_tls = False
-    if "starttls" in query:
-        flag = query["starttls"][-1].strip().lower()
-        if flag in ("true", "1", "yes", "on", ""):
-            start_tls = True
-        elif flag in ("false", "0", "no", "off"):
-            start_tls = False
-        else:
-            raise bad(f"starttls must be true or false, not {flag!r}")
+    start_tls = starttls_option(parts.query, bad)
     use_tls = scheme == "smtps"
     if use_tls and start_tls:
         raise bad("smtps:// already encrypts the connection; starttls=true only goes with smtp://")

@@ -30,9 +30,10 @@ import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from bot.inbox.email import MalformedEmail, parse_email
+from bot.inbox.urls import starttls_option
 from handlers import tickets
 from handlers.context import Context
 
@@ -104,19 +105,7 @@ def parse_imap_url(url: str) -> ImapSettings:
     if parts.fragment:
         raise bad(f"unexpected #{parts.fragment} at the end")
 
-    query = {k.lower(): v for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-    unknown = set(query) - {"starttls"}
-    if unknown:
-        raise bad(f"unknown option {sorted(unknown)[0]!r} (only starttls=true|false is understood)")
-    start_tls = False
-    if "starttls" in query:
-        flag = query["starttls"][-1].strip().lower()
-        if flag in ("true", "1", "yes", "on", ""):
-            start_tls = True
-        elif flag in ("false", "0", "no", "off"):
-            start_tls = False
-        else:
-            raise bad(f"starttls must be true or false, not {flag!r}")
+    start_tls = starttls_option(parts.query, bad)
     use_tls = scheme == "imaps"
     if use_tls and start_tls:
         raise bad("imaps:// already encrypts the connection; starttls=true only goes with imap://")

@@ -9,35 +9,16 @@ import io
 import pytest
 from sqlmodel import select
 
-from bot.delivery import DeliveryWorker
 from handlers import feedback, registry, tickets
 from handlers.base import Actor, InboundMessage, utcnow
 from handlers.feedback import Draft
 from storage.models import SuggestionCard
-from tests.conftest import RecordingChat, RecordingCustomers
+from tests.handlers.conftest import drain
 
 ANN = Actor("test", "U-ANN", "Ann")
 BOB = Actor("test", "U-BOB", "Bob")
 
 
-@pytest.fixture
-def chat():
-    return RecordingChat()
-
-
-@pytest.fixture
-def customers():
-    return RecordingCustomers()
-
-
-@pytest.fixture
-def worker(ctx, chat, customers):
-    return DeliveryWorker(ctx, {"test": chat}, customers)
-
-
-async def drain(worker):
-    while await worker.run_once():
-        pass
 
 
 def cards(ctx):

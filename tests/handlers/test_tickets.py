@@ -8,12 +8,13 @@ import uuid
 import pytest
 from sqlmodel import select
 
-from bot.delivery import DeliveryWorker
 from handlers import outbound, registry, tickets
 from handlers.base import Actor, DeliveryError, InboundMessage, MessageRef, ThreadRef, utcnow
 from handlers.cards import plain
 from storage.models import OutboxJob, TicketMessage
-from tests.conftest import RecordingChat, RecordingCustomers
+from bot.delivery import DeliveryWorker
+from tests.conftest import RecordingChat
+from tests.handlers.conftest import drain
 
 ANN = Actor("test", "U-ANN", "Ann")
 BOB = Actor("test", "U-BOB", "Bob")
@@ -25,24 +26,6 @@ def mail(text="My card was charged twice", sender="carol@example.com", key=None,
                           subject=subject, text=text, received_at=utcnow(), email_message_id=key, in_reply_to=tuple(refs))
 
 
-@pytest.fixture
-def chat():
-    return RecordingChat()
-
-
-@pytest.fixture
-def customers():
-    return RecordingCustomers()
-
-
-@pytest.fixture
-def worker(ctx, chat, customers):
-    return DeliveryWorker(ctx, {"test": chat}, customers)
-
-
-async def drain(worker):
-    while await worker.run_once():
-        pass
 
 
 def in_thread(n: int) -> MessageRef:
