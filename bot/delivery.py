@@ -24,14 +24,6 @@ log = logging.getLogger("pitchin.delivery")
 
 MAX_BACKOFF = 300.0
 
-# "chat.react" jobs (emoji, remove) → the delivery state they showed
-LEGACY_REACTIONS = {
-    ("white_check_mark", False): "sent",
-    ("warning", False): "failed",
-    ("warning", True): "recovered",
-}
-
-
 def _message_ref(p: dict) -> MessageRef:
     return MessageRef(p["platform"], p.get("tenant", ""), p["channel"], p["message_id"], p.get("thread_id"))
 
@@ -56,7 +48,6 @@ class DeliveryWorker:
         batch: int = 64,
         lease_seconds: float = 15.0,
         idle_poll: float = 1.0,
-        error_classifier: Callable[[BaseException], RetryLater | None] | None = None,
     ):
         self.ctx = ctx
         self.chats = chats
@@ -67,7 +58,6 @@ class DeliveryWorker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._wake = asyncio.Event()
         self._stopping = False
-        self._classify = error_classifier or (lambda exc: None)
         self._in_flight: set[int] = set()
         self.handlers: dict[str, Callable[[OutboxJob], Awaitable[None]]] = {
             "chat.post_ticket": self._post_ticket,
@@ -75,7 +65,6 @@ class DeliveryWorker:
             "chat.customer_message": self._customer_message,
             "chat.notice": self._notice,
             "chat.mark_delivery": self._mark_delivery,
-            "chat.react": self._legacy_react,  # queued by versions before chat.mark_delivery
             "customer.reply": self._customer_reply,
             "customer.suggestion": self._customer_suggestion,
             "chat.direct": self._direct,
@@ -161,12 +150,9 @@ class DeliveryWorker:
         except RetryLater as exc:
             await self._retry(job, str(exc), exc.delay)
             return
-        except Exception as exc:
-            classified = self._classify(exc)
-            if classified is None:
-                log.exception("job %s (%s) raised; will retry", job.id, job.kind)
-                classified = RetryLater(f"{type(exc).__name__}: {exc}")
-            await self._retry(job, str(classified), classified.delay)
+        except Exception as exc:  # a bug or an unexpected outage: keep the job, say so, try again later
+            log.exception("job %s (%s) raised; will retry", job.id, job.kind)
+            await self._retry(job, f"{type(exc).__name__}: {exc}", None)
             return
         await self._db(self._finish, job.id, after)
 
@@ -241,13 +227,6 @@ class DeliveryWorker:
             receipt=_message_ref(receipt) if receipt else None,
         )
         await self._chat(job).mark_delivery(mark)
-
-    async def _legacy_react(self, job: OutboxJob) -> None:
-        p = job.payload
-        state = LEGACY_REACTIONS.get((p["emoji"], bool(p.get("remove"))))
-        if state is None:
-            return  # a reaction Pitchin never shows any more
-        await self._chat(job).mark_delivery(DeliveryMark(message=_message_ref(p), state=state))
 
     async def _customer_reply(self, job: OutboxJob) -> None:
         reply_id = job.payload["reply_id"]
