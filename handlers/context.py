@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -31,3 +32,13 @@ class Context:
 
     def now(self):
         return self.clock.now()
+
+    async def run(self, fn: Callable[..., Any], *args, **kwargs) -> Any:
+        """Run a handler from async code (the adapters' one way in).
+
+        Database work runs as ``Database.run`` decides (inline on SQLite, in a thread on PostgreSQL);
+        a handler marked ``may_embed`` runs in a thread whenever a remote embedder (OpenAI) is set,
+        so the event loop keeps serving while it waits on the network."""
+        if self.embedder is not None and getattr(fn, "may_embed", False):
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        return await self.db.run(fn, *args, **kwargs)

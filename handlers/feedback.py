@@ -70,6 +70,12 @@ class Offer:
     cards: list[dict] = field(default_factory=list)  # id, title, status, customers, score
 
 
+def may_embed(fn):
+    """Marks a verb that computes embeddings (see Context.run)."""
+    fn.may_embed = True
+    return fn
+
+
 def status_label(status: str) -> str:
     return status.replace("_", " ")
 
@@ -119,6 +125,7 @@ def _summary(session, card: SuggestionCard, score: float | None = None) -> dict:
 # ---------------------------------------------------------------- logging
 
 
+@may_embed
 def log(ctx: Context, actor: Actor, draft: Draft) -> Reply:
     """Log feedback: when similar cards exist, offer them first; otherwise make a new card."""
     problems = draft.problems()
@@ -413,6 +420,7 @@ def top(ctx: Context, department: str = "", limit: int = 10) -> Reply:
                                      for c, n in rows]))
 
 
+@may_embed
 def search(ctx: Context, words: str) -> Reply:
     words = words.strip()
     if not words:

@@ -116,6 +116,7 @@ def feedback_help() -> str:
     return "Feedback commands:\n" + "\n".join(f"  {u}" for u in feedback.USAGE.values())
 
 
+@feedback.may_embed
 def run_feedback(ctx: Context, actor: Actor, text: str, ticket_id: int | None = None) -> Reply:
     """`/feedback …`: a subcommand, or else one line of feedback. (Empty text opens the form; the
     adapter does that before calling here.) ``ticket_id``: the ticket whose thread it was typed in,

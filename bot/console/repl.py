@@ -209,7 +209,7 @@ class Repl:
             return await self.feedback.command(parts[1] if len(parts) > 1 else "")
         if word in TYPED_BUTTONS:
             return await self._button(word, text)
-        reply = await self.ctx.db.run(registry.run_command, self.ctx, self.actor, text)
+        reply = await self.ctx.run(registry.run_command, self.ctx, self.actor, text)
         if word == "help" or (word not in registry.COMMANDS):
             reply = Reply(f"{reply.text}\n{CONSOLE_HELP}\n{FEEDBACK_HELP}\n"
                           f"{for_console(Reply(registry.feedback_help())).text}", ok=reply.ok)
@@ -220,7 +220,7 @@ class Repl:
         args = text.split()[1:]
         if len(args) != 1:
             return _usage("Give the value shown after the word (as in `add 5:1`).", f"{word} <value>")
-        reply = await self.ctx.db.run(registry.run_action, self.ctx, self.actor, TYPED_BUTTONS[word], args[0])
+        reply = await self.ctx.run(registry.run_action, self.ctx, self.actor, TYPED_BUTTONS[word], args[0])
         return for_console(reply)
 
     async def _answer(self, text: str, internal: bool) -> Reply | None:
@@ -235,7 +235,7 @@ class Repl:
         if not body:
             return _usage(f"Give the text to {'note' if internal else 'send'} after the ticket number.", usage)
         source = message_for(ticket, "note" if internal else "reply")
-        reply = await self.ctx.db.run(tickets.answer, self.ctx, self.actor, ticket, body, source, internal)
+        reply = await self.ctx.run(tickets.answer, self.ctx, self.actor, ticket, body, source, internal)
         if reply is None:  # kept internal as asked ("note", or a reply starting with "note:")
             return Reply(f"📝 Noted on #{ticket}: internal, the customer does not see it.")
         return reply
@@ -247,7 +247,7 @@ class Repl:
         reply_id = _number(args[0])
         if reply_id is None:
             return _usage(f"“{args[0]}” is not a reply id.", UNDO_USAGE)
-        return await self.ctx.db.run(registry.run_action, self.ctx, self.actor, "reply.undo", str(reply_id))
+        return await self.ctx.run(registry.run_action, self.ctx, self.actor, "reply.undo", str(reply_id))
 
     @staticmethod
     def render(reply: Reply) -> str:

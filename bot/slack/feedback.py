@@ -106,7 +106,7 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
             await open_form(client, command["trigger_id"])
             return
         actor = await people.actor(command["user_id"], command.get("user_name", ""))
-        reply = await ctx.db.run(registry.run_feedback, ctx, actor, text)
+        reply = await ctx.run(registry.run_feedback, ctx, actor, text)
         if reply.file is not None:
             reply = await answer.hand_over(client, actor.user_id, reply)
         await answer.tell(respond, reply)
@@ -123,7 +123,7 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
         await ack(response_action="update", view=render.reply_view(Reply("Logging your feedback…")))
         user_id, name = action_user(body)
         actor = await people.actor(user_id, name)
-        reply = await ctx.db.run(feedback.log, ctx, actor, draft)
+        reply = await ctx.run(feedback.log, ctx, actor, draft)
         await answer.in_view(client, view["id"], reply, actor.user_id)
 
     app.view_submission(render.FEEDBACK_FORM)(on_submit)
@@ -137,9 +137,9 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
         root = message.get("thread_ts") or message.get("ts")
         draft = None
         if channel and root:
-            ticket_id = await ctx.db.run(tickets.ticket_in_thread, ctx, ThreadRef(PLATFORM, TENANT, channel, root))
+            ticket_id = await ctx.run(tickets.ticket_in_thread, ctx, ThreadRef(PLATFORM, TENANT, channel, root))
             if ticket_id is not None:
-                draft = await ctx.db.run(feedback.draft_for_ticket, ctx, ticket_id)
+                draft = await ctx.run(feedback.draft_for_ticket, ctx, ticket_id)
         await open_form(client, shortcut["trigger_id"], draft, quote=unescape(message.get("text") or ""))
 
     app.shortcut({"type": "message_action", "callback_id": SHORTCUT})(on_shortcut)
@@ -148,7 +148,7 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
         """The ticket card's "Log feedback" button: the form, with the ticket's customer filled in."""
         await ack()
         value = str(action.get("value") or "")
-        draft = await ctx.db.run(feedback.draft_for_ticket, ctx, int(value)) if value.isdigit() else None
+        draft = await ctx.run(feedback.draft_for_ticket, ctx, int(value)) if value.isdigit() else None
         if draft is None:
             await answer.tell(respond, Reply(f"There is no ticket #{value}; is this an old message?", ok=False))
             return

@@ -25,7 +25,7 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
             await ack()
             user_id, name = action_user(body)
             actor = await people.actor(user_id, name)
-            reply = await ctx.db.run(registry.run_action, ctx, actor, action_id, action.get("value"))
+            reply = await ctx.run(registry.run_action, ctx, actor, action_id, action.get("value"))
             view = body.get("view") or {}
             if view.get("type") == "modal":  # a button inside Pitchin's modal (the feedback offer)
                 await answer.in_view(client, view["id"], reply, actor.user_id)
@@ -42,11 +42,11 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
         if parsed is None:
             return
         thread, source, text = parsed
-        ticket_id = await ctx.db.run(tickets.ticket_in_thread, ctx, thread)
+        ticket_id = await ctx.run(tickets.ticket_in_thread, ctx, thread)
         if ticket_id is None:
             return  # a thread in some other conversation: none of Pitchin's business
         actor = await people.actor(event["user"])
-        reply = await ctx.db.run(tickets.answer, ctx, actor, ticket_id, text, source)
+        reply = await ctx.run(tickets.answer, ctx, actor, ticket_id, text, source)
         if reply is not None:
             await context.client.chat_postEphemeral(
                 channel=thread.channel,
@@ -61,7 +61,7 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
     async def on_command(ack, command, respond):
         await ack()
         actor = await people.actor(command["user_id"], command.get("user_name", ""))
-        reply = await ctx.db.run(registry.run_command, ctx, actor, command.get("text", ""), "/pitchin ")
+        reply = await ctx.run(registry.run_command, ctx, actor, command.get("text", ""), "/pitchin ")
         await answer.tell(respond, reply)
 
     app.command("/pitchin")(on_command)
@@ -74,9 +74,9 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
     async def on_home(event, client):
         actor = await people.actor(event["user"])
         sections = [
-            ("Open tickets", (await ctx.db.run(tickets.list_open, ctx)).text),
-            ("Top suggestions", (await ctx.db.run(feedback.top, ctx, "", 5)).text),
-            ("Feedback you logged", (await ctx.db.run(feedback.logged_by, ctx, actor)).text),
+            ("Open tickets", (await ctx.run(tickets.list_open, ctx)).text),
+            ("Top suggestions", (await ctx.run(feedback.top, ctx, "", 5)).text),
+            ("Feedback you logged", (await ctx.run(feedback.logged_by, ctx, actor)).text),
         ]
         await client.views_publish(user_id=event["user"], view=render.home_view(sections))
 

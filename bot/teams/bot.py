@@ -60,7 +60,7 @@ class PitchinBot(ActivityHandler):
         }
 
     async def _db(self, fn, *args):
-        return await self.ctx.db.run(fn, self.ctx, *args)
+        return await self.ctx.run(fn, self.ctx, *args)
 
     async def on_turn(self, turn_context: TurnContext):
         activity = turn_context.activity

@@ -48,7 +48,7 @@ class TeamsChat:
     # ------------------------------------------------------------ calling the connector
 
     async def _channel(self) -> ConversationReference:
-        stored = await self.ctx.db.run(channels.ticket_channel, self.ctx, PLATFORM)
+        stored = await self.ctx.run(channels.ticket_channel, self.ctx, PLATFORM)
         if stored is None:
             raise DeliveryError(NO_CHANNEL, retry_after=30)
         reference = ConversationReference().deserialize(stored)

@@ -61,7 +61,7 @@ class TeamsFeedback:
         self.people = people
 
     async def _db(self, fn, *args):
-        return await self.ctx.db.run(fn, self.ctx, *args)
+        return await self.ctx.run(fn, self.ctx, *args)
 
     # ------------------------------------------------------------ typed: @Pitchin feedback …
 
@@ -185,7 +185,7 @@ class TeamsFeedback:
             await turn_context.send_activity("OK, no file.")
             return
         upload = value.get("uploadInfo") or {}
-        body = (await self.ctx.db.run(feedback.export_csv, self.ctx)).encode("utf-8-sig")  # Excel reads the BOM
+        body = (await self.ctx.run(feedback.export_csv, self.ctx)).encode("utf-8-sig")  # Excel reads the BOM
         headers = {"Content-Length": str(len(body)), "Content-Range": f"bytes 0-{len(body) - 1}/{len(body)}"}
         try:
             # one upload per export, rare: a session of its own rather than one kept for the process

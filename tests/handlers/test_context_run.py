@@ -1,0 +1,44 @@
+"""Handlers that compute embeddings leave the event loop when the embedder is remote (OpenAI)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from handlers import feedback, registry
+from handlers.base import Actor
+from handlers.context import Context
+from handlers.similarity import normalize_rows
+
+ANN = Actor("test", "U-ANN", "Ann")
+
+
+class RecordingEmbedder:
+    """Stands where OpenAI would be: remembers which thread asked for embeddings."""
+
+    name = "recording"
+
+    def __init__(self):
+        self.threads: list[str] = []
+
+    def embed(self, texts):
+        self.threads.append(threading.current_thread().name)
+        rng = np.random.default_rng(len(texts))
+        return normalize_rows(rng.normal(size=(len(texts), 16)).astype(np.float32))
+
+
+async def test_feedback_runs_off_the_event_loop_with_a_remote_embedder(database):
+    embedder = RecordingEmbedder()
+    ctx = Context(db=database, embedder=embedder)
+    reply = await ctx.run(registry.run_feedback, ctx, ANN, "Export invoices to CSV")
+    assert reply.text.startswith("New card #1")
+    await ctx.run(feedback.log, ctx, ANN, feedback.Draft("Dark mode"))
+    assert embedder.threads and threading.main_thread().name not in embedder.threads
+
+
+async def test_database_work_stays_inline_on_sqlite(database):
+    ctx = Context(db=database)
+    seen = []
+    await ctx.run(lambda: seen.append(threading.current_thread().name))
+    assert seen == [threading.main_thread().name]
