@@ -22,7 +22,6 @@ import base64
 import datetime as _dt
 import grp
 import imaplib
-import ipaddress
 import os
 import pwd
 import re
@@ -395,33 +394,10 @@ def _accepts(host: str, port: int, greeting: bool) -> bool:
 def _write_certificate(cert_file: Path, key_file: Path, hostname: str = "localhost") -> ssl.SSLContext:
     """A throwaway self-signed certificate for localhost and 127.0.0.1; returns a client context
     that trusts it."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from tests.fakes.tls import self_signed_pem
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    now = _dt.datetime.now(_dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _dt.timedelta(minutes=5))
-        .not_valid_after(now + _dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(hostname), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    cert_pem, key_pem = self_signed_pem(hostname)
     cert_file.write_bytes(cert_pem)
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    key_file.write_bytes(key_pem)
     os.chmod(key_file, 0o600)
     return ssl.create_default_context(cadata=cert_pem.decode())
