@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import aiohttp
 from aiohttp import web
@@ -93,7 +94,8 @@ class Pitchin:
             log.info("Similar suggestions: OpenAI embeddings (%s at %s); the local model if they fail",
                      self.ctx.embedder.name, self.llm.base_url)
         else:
-            log.info("Similar suggestions: the local model (wordllama, offline); set OPENAI_API_KEY for OpenAI's")
+            log.info("Similar suggestions: the local model (all-MiniLM-L6-v2, offline); "
+                     "set OPENAI_API_KEY for OpenAI's")
         if self.slack_app is not None:
             # one connection pool for every Web API call (the SDK otherwise opens a session per call)
             self._slack_http = aiohttp.ClientSession()
@@ -121,8 +123,12 @@ class Pitchin:
 
     def _warm_suggestions(self) -> None:
         try:
+            started = time.monotonic()
             with self.db.transaction(read_only=True) as session:
-                self.ctx.suggestions.sync(session)
+                index = self.ctx.suggestions.sync(session)
+            saved = self.ctx.suggestions.save(self.db)
+            log.info("Suggestion index ready: %d cards, %d requests (%d embedded now and stored) in %.1f s",
+                     len(index), index.request_count(), saved, time.monotonic() - started)
         except Exception:  # a cold index is built on first use instead; nothing is lost
             log.warning("could not prepare the suggestion index at start", exc_info=True)
 

@@ -37,8 +37,9 @@ class Context:
         """Run a handler from async code (the adapters' one way in).
 
         Database work runs as ``Database.run`` decides (inline on SQLite, in a thread on PostgreSQL);
-        a handler marked ``may_embed`` runs in a thread whenever a remote embedder (OpenAI) is set,
-        so the event loop keeps serving while it waits on the network."""
-        if self.embedder is not None and getattr(fn, "may_embed", False):
+        a handler marked ``may_embed`` always runs in a thread: the local model computes for several
+        milliseconds a text (and more when the index reads new requests), OpenAI waits on the
+        network, and the event loop keeps serving meanwhile."""
+        if getattr(fn, "may_embed", False):
             return await asyncio.to_thread(fn, *args, **kwargs)
         return await self.db.run(fn, *args, **kwargs)

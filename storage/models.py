@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from handlers.base import utcnow
@@ -149,6 +149,18 @@ class SuggestionRequest(SQLModel, table=True):
     ticket_id: Optional[int] = Field(default=None, foreign_key="ticket.id")
     logged_by_id: Optional[int] = Field(default=None, foreign_key="person.id")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class SuggestionVector(SQLModel, table=True):
+    """A request's embedding by one model, kept so that a restart does not embed every request again.
+
+    ``vector`` is the embedding as little-endian float16 (half the size; cosines move by < 1e-3).
+    Vectors of two models are never compared: the index reads only its own model's."""
+
+    __tablename__ = "suggestion_vector"
+    request_id: int = Field(foreign_key="suggestion_request.id", primary_key=True)
+    model: str = Field(primary_key=True, max_length=200)
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class SuggestionNotice(SQLModel, table=True):

@@ -262,7 +262,7 @@ async def test_when_the_api_fails_the_whole_index_falls_back_to_the_local_model(
     assert len(warnings) == 1
     assert ("embedder openai:text-embedding-3-small failed (EmbeddingError: OPENAI_API_KEY was refused"
             in warnings[0].getMessage())
-    assert "wordllama" in warnings[0].getMessage()
+    assert "all-MiniLM-L6-v2" in warnings[0].getMessage()
     assert len(fake.requests) == calls + 1
     pitchin.db.dispose()
     pitchin.llm.close()

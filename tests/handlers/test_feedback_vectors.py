@@ -1,0 +1,98 @@
+"""Each request's embedding is kept in the database: a restart, another process or a rebuild after a
+merge reads it instead of running the model again (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlmodel import select
+
+from handlers import feedback
+from handlers.base import Actor
+from handlers.context import Context
+from handlers.feedback import Draft
+from handlers.feedback_index import SuggestionIndex
+from handlers.similarity import LocalEmbedder, normalize_rows
+from storage.models import SuggestionVector
+
+ANN = Actor("test", "U-ANN", "Ann")
+IDEAS = ["Export invoices to CSV", "Dark mode for the dashboard", "Single sign-on with Okta",
+         "A mobile app for Android", "Webhooks when a ticket closes"]
+
+
+class Counting:
+    """The local model, counting the texts it is asked to embed."""
+
+    def __init__(self, name: str | None = None):
+        self.inner = LocalEmbedder()
+        self.name = name or self.inner.name
+        self.texts = 0
+
+    def embed(self, texts):
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+
+class Hashing:
+    """Another model (another name, another size): its vectors are kept apart."""
+
+    name = "hashing-32"
+
+    def embed(self, texts):
+        out = np.zeros((len(texts), 32), np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                out[row, sum(map(ord, word)) % 32] += 1
+        return normalize_rows(out)
+
+
+def stored(db, model=None):
+    with db.transaction(read_only=True) as s:
+        rows = s.exec(select(SuggestionVector)).all()
+    return [r for r in rows if model is None or r.model == model]
+
+
+def log_ideas(db, embedder):
+    ctx = Context(db=db, embedder=embedder)
+    for idea in IDEAS:
+        assert feedback.log(ctx, ANN, Draft(idea)).text.startswith("New card")
+    return ctx
+
+
+def test_a_restart_reads_the_vectors_instead_of_embedding_again(any_database):
+    ctx = log_ideas(any_database, Counting())
+    # the last request is embedded by the next lookup; a read-only one keeps it for `save`
+    with any_database.transaction(read_only=True) as s:
+        before = ctx.suggestions.similar(s, "export my invoices as a spreadsheet")
+    assert len(stored(any_database)) == len(IDEAS) - 1
+    assert ctx.suggestions.save(any_database) == 1
+    assert len(stored(any_database, LocalEmbedder.name)) == len(IDEAS)
+
+    restarted = Counting()
+    index = SuggestionIndex(restarted)
+    with any_database.transaction(read_only=True) as s:
+        after = index.similar(s, "export my invoices as a spreadsheet")
+    assert restarted.texts == 1  # the query only: every request came from the database
+    assert index.embedded == 0
+    assert [card for card, _ in after] == [card for card, _ in before]
+    assert np.allclose([score for _, score in after], [score for _, score in before], atol=2e-3)
+
+
+def test_two_processes_storing_the_same_vectors_do_not_collide(any_database):
+    log_ideas(any_database, Counting())
+    first, second = SuggestionIndex(Counting()), SuggestionIndex(Counting())
+    for index in (first, second):  # both read before either writes
+        with any_database.transaction(read_only=True) as s:
+            index.sync(s)
+    first.save(any_database)
+    assert second.save(any_database) >= 1  # written, or left alone where the other was first
+    assert len(stored(any_database)) == len(IDEAS)
+
+
+def test_each_model_keeps_its_own_vectors(any_database):
+    log_ideas(any_database, Counting())
+    other = SuggestionIndex(Hashing())
+    with any_database.transaction() as s:  # a writing lookup stores what it computed at once
+        assert other.similar(s, "dark mode")[0][0] == 2
+    assert len(stored(any_database, "hashing-32")) == len(IDEAS)
+    assert all(len(row.vector) == 32 * 2 for row in stored(any_database, "hashing-32"))
+    assert all(len(row.vector) == 384 * 2 for row in stored(any_database, LocalEmbedder.name))
