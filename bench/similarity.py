@@ -12,7 +12,7 @@ What is measured
     ``first_online`` / ``among_three_online``: the same stream, but after being scored each query is
     added to its true card, as when an employee accepts "Add to this card" (the index learns).
 
-    ``--centroid-weight``, ``--shrink``, ``--whiten-from`` and ``--dims`` reproduce the variants of
+    ``--centroid-weight``, ``--shrink``, ``--whiten-from``, ``--dims`` and ``--shortlist`` reproduce the variants of
     bench/SIMILARITY.md (e.g. ``--centroid-weight 0 --shrink 0`` is plain "most similar request"
     cosine, the issue's reference).
 
@@ -109,6 +109,7 @@ def main() -> None:
     p.add_argument("--shrink", type=float, default=None, help="whitening: 0 (none) to 1 (unshrunk)")
     p.add_argument("--whiten-from", type=int, default=None, help="whiten once the index holds this many requests")
     p.add_argument("--dims", type=int, default=None, help="whitened directions kept (384: all of MiniLM's)")
+    p.add_argument("--shortlist", type=int, default=None, help="cards whose requests are compared one by one")
     p.add_argument("--no-online", action="store_true", help="skip the online pass")
     args = p.parse_args()
     if not args.csv.exists():
@@ -143,7 +144,7 @@ class Remembered:
 def run(args, embedder: Embedder) -> None:
     weights = {name: value for name, value in (
         ("centroid_weight", args.centroid_weight), ("shrink", args.shrink), ("whiten_from", args.whiten_from),
-        ("dims", args.dims))
+        ("dims", args.dims), ("shortlist", args.shortlist))
         if value is not None}
     requests, queries = split(read_rows(args.csv), args.per_card, args.seed)
     started = time.perf_counter()
@@ -162,6 +163,7 @@ def run(args, embedder: Embedder) -> None:
         "shrink": weights.get("shrink", defaults.shrink),
         "whiten_from": weights.get("whiten_from", defaults.whiten_from),
         "dims": weights.get("dims", defaults.dims),
+        "shortlist": weights.get("shortlist", defaults.shortlist),
         "seconds": round(time.perf_counter() - started, 2),
     })
     if hasattr(embedder.inner, "api_calls"):

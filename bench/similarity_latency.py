@@ -17,7 +17,8 @@ What is measured
     a fresh varied query, embedded for real: wall time of the whole call (embedding the text,
     whitening it, scoring every card). ``embed``: ``embedder.embed([text])`` for a new card's
     first request; ``add``: ``index.add(new_card, text)`` (embedding and filing it), ``--new-cards``
-    times each. ``rewhiten_seconds``: recomputing the whitening over the whole index, which
+    times each. ``same_as_exhaustive``: for 200 of the queries, whether the three cards offered
+    are those of comparing every request of every card (no shortlist). ``rewhiten_seconds``: recomputing the whitening over the whole index, which
     happens after every tenth of growth. Sequential, one thread; the machine's other load is shown as ``load_1m``.
     ``index_mb``: the index's numpy arrays (allocated capacity).
 
@@ -133,6 +134,15 @@ def main() -> None:
         index.add(args.cards + i, text)
         adds.append(time.perf_counter() - t0)
 
+    # the shortlist: are the three cards offered those of comparing every request?
+    shortlist, same = index.shortlist, 0
+    for text in queries[:200]:
+        index.shortlist = shortlist
+        offered = [card for card, _ in index.similar(text, k=3)]
+        index.shortlist = len(index)
+        same += offered == [card for card, _ in index.similar(text, k=3)]
+    index.shortlist = shortlist
+
     t0 = time.perf_counter()
     index.rewhiten()
     rewhiten_seconds = time.perf_counter() - t0
@@ -142,6 +152,7 @@ def main() -> None:
         "cards": cards, "requests": requests, "model": embedder.name,
         "build_seconds": round(build_seconds, 2), "whitened": index.whitened,
         "rewhiten_seconds": round(rewhiten_seconds, 2), "embedded_all": args.embed_all,
+        "shortlist": shortlist, "same_as_exhaustive": round(same / min(200, len(queries)), 3),
         "similar_p50_ms": pct(lookups, 0.50), "similar_p99_ms": pct(lookups, 0.99),
         "similar_max_ms": pct(lookups, 1.0), "lookups": len(lookups),
         "embed_p50_ms": pct(embeds, 0.50), "embed_p99_ms": pct(embeds, 0.99),

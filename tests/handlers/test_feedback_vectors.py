@@ -96,3 +96,30 @@ def test_each_model_keeps_its_own_vectors(any_database):
     assert len(stored(any_database, "hashing-32")) == len(IDEAS)
     assert all(len(row.vector) == 32 * 2 for row in stored(any_database, "hashing-32"))
     assert all(len(row.vector) == 384 * 2 for row in stored(any_database, LocalEmbedder.name))
+
+
+async def test_pitchin_stores_every_vector_when_it_starts(sqlite_url, caplog):
+    import asyncio
+    import logging
+    import time
+
+    from bot.app import Pitchin
+    from bot.config import Settings
+    from tests.conftest import RecordingCustomers
+
+    settings = Settings(database_url=sqlite_url, host="127.0.0.1", port=0, from_email="support@acme.test",
+                        intake_token="t", maildir="maildir")
+    pitchin = Pitchin(settings, customers=RecordingCustomers())
+    log_ideas(pitchin.db, Counting())  # the last request has no vector yet
+    assert len(stored(pitchin.db)) == len(IDEAS) - 1
+    with caplog.at_level(logging.INFO, logger="pitchin"):
+        await pitchin.start(http=True, worker=False, scheduler=False)
+        try:
+            deadline = time.monotonic() + 60
+            while "Suggestion index ready" not in caplog.text:
+                assert time.monotonic() < deadline, caplog.text
+                await asyncio.sleep(0.05)
+        finally:
+            await pitchin.stop()
+    assert "Suggestion index ready: 5 cards, 5 requests (1 embedded now and stored)" in caplog.text
+    assert len(stored(pitchin.db, LocalEmbedder.name)) == len(IDEAS)
