@@ -69,6 +69,26 @@ def _text(text: str, **style) -> dict:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
+# TextRun properties; the rest (spacing, separator) belong to the RichTextBlock around the runs
+_RUN_STYLE = {"color", "fontType", "isSubtle", "italic", "size", "weight"}
+
+
+def _verbatim(*runs: tuple[str, dict], **style) -> dict:
+    """Text shown exactly as written: a TextBlock reads markdown ("[Pay here](https://…)" would become a
+    link with a hidden address), a RichTextBlock's TextRuns do not. For what a customer wrote."""
+    run_style = {k: v for k, v in style.items() if k in _RUN_STYLE}
+    block_style = {k: v for k, v in style.items() if k not in _RUN_STYLE}
+    inlines = [{"type": "TextRun", "text": text, **run_style, **extra} for text, extra in runs]
+    return {"type": "RichTextBlock", "inlines": inlines, **block_style}
+
+
+def _field(label: str, value: Rich, drawn: Drawn) -> dict:
+    if all(isinstance(part, str) for part in value):  # the customer's own words (sender, file names)
+        return _verbatim((f"{label}: ", {"weight": "Bolder"}), ("".join(value), {}), spacing="None")
+    # a person (mentioned) or a time (localised by the client): markup of ours, in a TextBlock
+    return _text(f"**{label}:** {drawn.rich(value)}", spacing="None")
+
+
 def button_data(b: Button) -> dict:
     if b.action_id in DIALOG_BUTTONS:
         data = {"msteams": {"type": "task/fetch"}, "action": b.action_id}
@@ -103,11 +123,11 @@ def _card(body: list[dict], actions: list[dict], drawn: Drawn) -> dict:
 
 def ticket_card(card: Card) -> dict:
     drawn = Drawn()
-    body = [_text(card.title, weight="Bolder", size="Medium")]
-    for label, value in card.fields:
-        body.append(_text(f"**{label}:** {drawn.rich(value)}", spacing="None"))
+    # the subject, the sender and the message are the customer's: shown verbatim, never as markdown
+    body = [_verbatim((card.title, {}), weight="Bolder", size="Medium")]
+    body += [_field(label, value, drawn) for label, value in card.fields]
     if card.body:
-        body.append(_text(_clip(card.body), separator=True))
+        body.append(_verbatim((_clip(card.body), {}), separator=True))
     if card.body_truncated:
         body.append(_text("The full message is in the replies.", isSubtle=True, size="Small"))
     if card.status:

@@ -105,13 +105,15 @@ class Call:
 
 
 def card_text(card: dict | None) -> str:
-    """Every piece of text in an Adaptive Card (TextBlocks, facts, action titles), one per line."""
+    """Every piece of text in an Adaptive Card (TextBlocks, RichTextBlocks, facts, action titles), one per line."""
     out: list[str] = []
 
     def walk(node):
         if isinstance(node, dict):
             if node.get("type") == "TextBlock":
                 out.append(node.get("text", ""))
+            elif node.get("type") == "RichTextBlock":
+                out.append("".join(run.get("text", "") for run in node.get("inlines", [])))
             elif node.get("type") == "Fact" or ("title" in node and "value" in node and "type" not in node):
                 out.append(f"{node['title']}: {node['value']}")
             for value in node.values():

@@ -91,6 +91,39 @@ async def test_whole_loop_email_to_card_claim_answer_and_back(any_teams_stack):
     assert len(s.teams.calls_to("create")) == 1  # one card per ticket
 
 
+async def test_what_a_customer_wrote_is_shown_as_written_never_as_markdown(teams_stack):
+    """An email can say anything: "[Pay here](https://…)" in a TextBlock would become a link whose
+    address the employee does not see. The subject, the sender and the message are TextRuns."""
+    s = teams_stack
+    await s.choose_channel()
+    subject = "**URGENT** [Verify your account](https://phish.example/login)"
+    message = "Please pay here: [your invoice](https://phish.example/pay)\n\n- one\n- two _now_"
+    status, _ = await s.post_email(raw_mail(subject=subject, body=message,
+                                            sender='"[Bank](https://phish.example)" <mallory@example.com>'))
+    assert status == 202
+    posted = await s.ticket()
+
+    def blocks(node):
+        if isinstance(node, dict):
+            if node.get("type") in ("TextBlock", "RichTextBlock"):
+                yield node
+            for value in node.values():
+                yield from blocks(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from blocks(value)
+
+    markdown = " ".join(b["text"] for b in blocks(posted.card) if b["type"] == "TextBlock")
+    assert "phish.example" not in markdown and "URGENT" not in markdown and "_now_" not in markdown
+    runs = [run["text"] for b in blocks(posted.card) if b["type"] == "RichTextBlock" for run in b["inlines"]]
+    assert any(subject in run for run in runs)
+    assert any("[Bank](https://phish.example)" in run for run in runs)
+    assert any("[your invoice](https://phish.example/pay)" in run and "- two _now_" in run for run in runs)
+    assert all(run["type"] == "TextRun" for b in blocks(posted.card) if b["type"] == "RichTextBlock"
+               for run in b["inlines"])
+    assert "Received:" in markdown  # the time stays a TextBlock: the client shows it in the reader's zone
+
+
 async def test_the_ticket_channel_survives_a_restart(teams_stack):
     s = teams_stack
     await s.choose_channel()
