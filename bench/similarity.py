@@ -12,14 +12,16 @@ What is measured
     ``first_online`` / ``among_three_online``: the same stream, but after being scored each query is
     added to its true card, as when an employee accepts "Add to this card" (the index learns).
 
-    ``--centroid-weight``, ``--shrink``, ``--whiten-from``, ``--dims`` and ``--shortlist`` reproduce the variants of
-    bench/SIMILARITY.md (e.g. ``--centroid-weight 0 --shrink 0`` is plain "most similar request"
-    cosine, the issue's reference).
+    ``--centroid-weight``, ``--shrink``, ``--whiten-from``, ``--dims`` and ``--shortlist`` reproduce
+    the variants of bench/SIMILARITY.md (e.g. ``--centroid-weight 0 --shrink 0`` is plain "most
+    similar request" cosine, the issue's reference scoring, here with the local model MiniLM).
+
+    Every text is embedded once, in batches, before the passes: they measure the index's matching,
+    not the model's speed (bench/similarity_latency.py times that).
 
     ``--engine openai`` uses ``bot.llm.OpenAIEmbedder`` with OPENAI_API_KEY, OPENAI_BASE_URL (optional)
     and PITCHIN_OPENAI_EMBEDDING_MODEL (default text-embedding-3-small) from the environment; without
-    a key it stops with an error. The bench's texts are embedded once each (the embedder's cache
-    serves the online pass). To see it run without a key: ``python -m tests.fakes.openai_api`` and
+    a key it stops with an error. To see it run without a key: ``python -m tests.fakes.openai_api`` and
     OPENAI_API_KEY=sk-fake OPENAI_BASE_URL=<its URL> (its hashed bag of words scores nothing real).
     Nothing is downloaded.
 
