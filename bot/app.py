@@ -127,6 +127,8 @@ class Pitchin:
             with self.db.transaction(read_only=True) as session:
                 index = self.ctx.suggestions.sync(session)
             saved = self.ctx.suggestions.save(self.db)
+            if hasattr(index.embedder, "load"):  # the local model: ready before the first /feedback
+                index.embedder.load()
             log.info("Suggestion index ready: %d cards, %d requests (%d embedded now and stored) in %.1f s",
                      len(index), index.request_count(), saved, time.monotonic() - started)
         except Exception:  # a cold index is built on first use instead; nothing is lost

@@ -131,6 +131,10 @@ class LocalEmbedder:
     name = "all-MiniLM-L6-v2-int8"
     dim = 384
 
+    def load(self) -> None:
+        """Load the model now (about half a second), not on the first request."""
+        _minilm()
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)

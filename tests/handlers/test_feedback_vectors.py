@@ -123,3 +123,30 @@ async def test_pitchin_stores_every_vector_when_it_starts(sqlite_url, caplog):
             await pitchin.stop()
     assert "Suggestion index ready: 5 cards, 5 requests (1 embedded now and stored)" in caplog.text
     assert len(stored(pitchin.db, LocalEmbedder.name)) == len(IDEAS)
+
+
+async def test_pitchin_loads_the_local_model_at_start_even_with_no_feedback_yet(sqlite_url, caplog, monkeypatch):
+    import asyncio
+    import logging
+    import time
+
+    from bot.app import Pitchin
+    from bot.config import Settings
+    from handlers import similarity
+    from tests.conftest import RecordingCustomers
+
+    monkeypatch.setattr(similarity, "_MODEL", None)
+    settings = Settings(database_url=sqlite_url, host="127.0.0.1", port=0, from_email="support@acme.test",
+                        intake_token="t", maildir="maildir")
+    pitchin = Pitchin(settings, customers=RecordingCustomers())
+    with caplog.at_level(logging.INFO, logger="pitchin"):
+        await pitchin.start(http=True, worker=False, scheduler=False)
+        try:
+            deadline = time.monotonic() + 60
+            while "Suggestion index ready" not in caplog.text:
+                assert time.monotonic() < deadline, caplog.text
+                await asyncio.sleep(0.05)
+        finally:
+            await pitchin.stop()
+    assert "Suggestion index ready: 0 cards, 0 requests" in caplog.text
+    assert similarity._MODEL is not None  # loaded before the line above was logged
