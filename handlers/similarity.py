@@ -313,9 +313,10 @@ class CardIndex(Generic[K]):
             self._raw[start:end], self._owner[start:end] = vectors, owners
             self._n = end
             np.add.at(self._count, owners, 1)
-            touched, sums = _group_sums(vectors.astype(np.float64), owners)
+            kept = self._raw[start:end].astype(np.float64)  # as stored: a removal subtracts exactly this
+            touched, sums = _group_sums(kept, owners)
             self._raw_sum[touched] += sums
-            self._scatter += vectors.T.astype(np.float64) @ vectors
+            self._scatter += kept.T @ kept
             self._changes += len(pairs)
             if not self._refresh():
                 whitened = self._whiten(vectors)
