@@ -3,10 +3,14 @@ merge reads it instead of running the model again (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+
 import numpy as np
 from sqlmodel import select
 
-from handlers import feedback
+from handlers import feedback, similarity
 from handlers.base import Actor
 from handlers.context import Context
 from handlers.feedback import Draft
@@ -98,20 +102,18 @@ def test_each_model_keeps_its_own_vectors(any_database):
     assert all(len(row.vector) == 384 * 2 for row in stored(any_database, LocalEmbedder.name))
 
 
-async def test_pitchin_stores_every_vector_when_it_starts(sqlite_url, caplog):
-    import asyncio
-    import logging
-    import time
-
+def new_pitchin(sqlite_url: str):
     from bot.app import Pitchin
     from bot.config import Settings
     from tests.conftest import RecordingCustomers
 
     settings = Settings(database_url=sqlite_url, host="127.0.0.1", port=0, from_email="support@acme.test",
                         intake_token="t", maildir="maildir")
-    pitchin = Pitchin(settings, customers=RecordingCustomers())
-    log_ideas(pitchin.db, Counting())  # the last request has no vector yet
-    assert len(stored(pitchin.db)) == len(IDEAS) - 1
+    return Pitchin(settings, customers=RecordingCustomers())
+
+
+async def start_until_the_index_is_ready(pitchin, caplog) -> None:
+    """Start Pitchin as `pitchin serve` does, wait (with a deadline) for its warm-up, then stop it."""
     with caplog.at_level(logging.INFO, logger="pitchin"):
         await pitchin.start(http=True, worker=False, scheduler=False)
         try:
@@ -121,32 +123,19 @@ async def test_pitchin_stores_every_vector_when_it_starts(sqlite_url, caplog):
                 await asyncio.sleep(0.05)
         finally:
             await pitchin.stop()
+
+
+async def test_pitchin_stores_every_vector_when_it_starts(sqlite_url, caplog):
+    pitchin = new_pitchin(sqlite_url)
+    log_ideas(pitchin.db, Counting())  # the last request has no vector yet
+    assert len(stored(pitchin.db)) == len(IDEAS) - 1
+    await start_until_the_index_is_ready(pitchin, caplog)
     assert "Suggestion index ready: 5 cards, 5 requests (1 embedded now and stored)" in caplog.text
     assert len(stored(pitchin.db, LocalEmbedder.name)) == len(IDEAS)
 
 
 async def test_pitchin_loads_the_local_model_at_start_even_with_no_feedback_yet(sqlite_url, caplog, monkeypatch):
-    import asyncio
-    import logging
-    import time
-
-    from bot.app import Pitchin
-    from bot.config import Settings
-    from handlers import similarity
-    from tests.conftest import RecordingCustomers
-
     monkeypatch.setattr(similarity, "_MODEL", None)
-    settings = Settings(database_url=sqlite_url, host="127.0.0.1", port=0, from_email="support@acme.test",
-                        intake_token="t", maildir="maildir")
-    pitchin = Pitchin(settings, customers=RecordingCustomers())
-    with caplog.at_level(logging.INFO, logger="pitchin"):
-        await pitchin.start(http=True, worker=False, scheduler=False)
-        try:
-            deadline = time.monotonic() + 60
-            while "Suggestion index ready" not in caplog.text:
-                assert time.monotonic() < deadline, caplog.text
-                await asyncio.sleep(0.05)
-        finally:
-            await pitchin.stop()
+    await start_until_the_index_is_ready(new_pitchin(sqlite_url), caplog)
     assert "Suggestion index ready: 0 cards, 0 requests" in caplog.text
     assert similarity._MODEL is not None  # loaded before the line above was logged
