@@ -11,6 +11,11 @@ What is measured
     ``first`` / ``among_three``: static, the cards hold only their ``--per-card`` seed requests.
     ``first_online`` / ``among_three_online``: the same stream, but after being scored each query is
     added to its true card, as when an employee accepts "Add to this card" (the index learns).
+    ``first_accepted`` / ``among_three_accepted``: as online, but a query joins its true card only if
+    that card was among the three offered (only then could the employee accept it); the others are
+    not learned (``--misses drop``), or each becomes a card of its own, as "Create new" would make it,
+    never counted as the right card for the queries after it (``--misses new-card``: duplicates that
+    nobody merges).
 
     ``--centroid-weight``, ``--shrink``, ``--whiten-from``, ``--dims`` and ``--shortlist`` reproduce
     the variants of bench/SIMILARITY.md (e.g. ``--centroid-weight 0 --shrink 0`` is plain "most
@@ -70,15 +75,21 @@ def split(rows: list[tuple[str, str]], per_card: int, seed: int):
     return requests, queries
 
 
-def evaluate(embedder: Embedder, requests, queries, online: bool, **weights) -> tuple[float, float]:
+def evaluate(embedder: Embedder, requests, queries, learn: str, misses: str = "drop",
+             **weights) -> tuple[float, float]:
+    """learn: "none" (static), "all" (every query joins its true card) or "accepted" (a query joins
+    its true card only if that card was offered; misses: "drop" learns nothing from the others,
+    "new-card" files each as a card of its own, as "Create new" would)."""
     index: CardIndex[str] = CardIndex(embedder, [(category, text) for text, category in requests], **weights)
     first = among = 0
-    for text, category in queries:
+    for number, (text, category) in enumerate(queries):
         offered = [card for card, _ in index.similar(text, k=3)]
         first += bool(offered) and offered[0] == category
         among += category in offered
-        if online:
+        if learn == "all" or (learn == "accepted" and category in offered):
             index.add(category, text)
+        elif learn == "accepted" and misses == "new-card":
+            index.add(f"{category} (new card {number})", text)  # never counted as the right card
     n = max(len(queries), 1)
     return round(first / n, 4), round(among / n, 4)
 
@@ -112,7 +123,9 @@ def main() -> None:
     p.add_argument("--whiten-from", type=int, default=None, help="whiten once the index holds this many requests")
     p.add_argument("--dims", type=int, default=None, help="whitened directions kept (384: all of MiniLM's)")
     p.add_argument("--shortlist", type=int, default=None, help="cards whose requests are compared one by one")
-    p.add_argument("--no-online", action="store_true", help="skip the online pass")
+    p.add_argument("--no-online", action="store_true", help="skip the online and accepted passes")
+    p.add_argument("--misses", choices=("drop", "new-card"), default="drop",
+                   help="accepted pass: what becomes of a query whose card was not offered")
     args = p.parse_args()
     if not args.csv.exists():
         sys.exit(f"bench/similarity.py: no such CSV: {args.csv}")
@@ -153,10 +166,13 @@ def run(args, embedder: Embedder) -> None:
     # every text embedded once, in batches; the passes then look each one up (the index's own
     # arithmetic is what they compare; bench/similarity_latency.py times embedding one text)
     embedder = Remembered(embedder, [text for text, _ in requests + queries])
-    first, among = evaluate(embedder, requests, queries, online=False, **weights)
+    first, among = evaluate(embedder, requests, queries, "none", **weights)
     result = {"engine": args.engine, "model": embedder.name, "first": first, "among_three": among}
     if not args.no_online:
-        result["first_online"], result["among_three_online"] = evaluate(embedder, requests, queries, True, **weights)
+        result["first_online"], result["among_three_online"] = evaluate(embedder, requests, queries, "all", **weights)
+        result["first_accepted"], result["among_three_accepted"] = evaluate(
+            embedder, requests, queries, "accepted", args.misses, **weights)
+        result["misses"] = args.misses
     defaults = CardIndex(embedder)
     result.update({
         "cards": len({category for _, category in requests}), "queries": len(queries),

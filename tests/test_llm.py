@@ -317,7 +317,11 @@ def test_the_bench_runs_against_an_openai_compatible_server(fake, tmp_path):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["engine"] == "openai" and result["model"] == "openai:text-embedding-3-small"
-    assert result["queries"] == 6 and result["api_calls"] == 1  # one batch; both passes served by the cache
+    assert result["queries"] == 6 and result["api_calls"] == 1  # one batch; every pass served by the cache
+    for name in ("first", "among_three", "first_online", "among_three_online", "first_accepted",
+                 "among_three_accepted"):
+        assert 0.0 <= result[name] <= 1.0, (name, result)
+    assert result["misses"] == "drop"
 
 
 def test_the_bench_says_what_is_missing(fake, tmp_path):
