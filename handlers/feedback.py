@@ -21,9 +21,8 @@ from storage import repos
 from storage.models import (FeedbackDraft, Identity, SuggestionCard, SuggestionNotice, SuggestionRequest, Ticket)
 
 STATUSES = ("new", "planned", "in_progress", "shipped", "declined")  # Fider's fixed set
-STATUS_WORDS = {"new": "new", "planned": "planned", "in_progress": "in_progress", "in-progress": "in_progress",
-                "progress": "in_progress", "inprogress": "in_progress", "started": "in_progress",
-                "shipped": "shipped", "done": "shipped", "declined": "declined", "rejected": "declined"}
+STATUS_WORDS = {"new": "new", "planned": "planned", "in_progress": "in_progress", "shipped": "shipped",
+                "declined": "declined"}  # Fider's fixed set; "in progress" and "in-progress" are read as in_progress
 OUTCOMES = ("shipped", "declined")
 IMPORTANCE = ("nice to have", "important", "blocker")
 SIMILAR_MIN_SCORE = 0.3  # below this a card is not offered as "the same suggestion" (banking77: 96% of right
@@ -280,7 +279,7 @@ def merge(ctx: Context, actor: Actor, src: int, dst: int) -> Reply:
 
 def set_status(ctx: Context, actor: Actor, card_id: int, word: str, message: str = "") -> Reply:
     """new / planned / in_progress take effect at once; shipped / declined first show who will be told."""
-    status = STATUS_WORDS.get(word.lower().replace(" ", "_"))
+    status = STATUS_WORDS.get(re.sub(r"[\s-]+", "_", word.strip().lower()))
     if status is None:
         return _usage("status", f"“{word}” is not a status.")
     with ctx.db.transaction() as session:
@@ -298,7 +297,7 @@ def set_status(ctx: Context, actor: Actor, card_id: int, word: str, message: str
 
 
 def _preview(session, person_id: int, card: SuggestionCard, outcome: str, message: str) -> Reply:
-    customers, webhooks, employees = _recipients(session, card.id, outcome)
+    customers, webhooks, employees, unreachable = _recipients(session, card.id, outcome)
     saved = FeedbackDraft(person_id=person_id, data={"kind": "announce", "card_id": card.id, "outcome": outcome,
                                                      "message": message.strip()})
     session.add(saved)
@@ -307,7 +306,9 @@ def _preview(session, person_id: int, card: SuggestionCard, outcome: str, messag
     if webhooks:
         told.append(f"notify {_count(len(webhooks), 'customer')} through their web form")
     told.append(f"tell {_count(len(employees), 'colleague') or 'no colleagues'} who logged it")
-    text = (f"Mark #{card.id} · {card.title} as {outcome}? This will {', '.join(told)}.\n"
+    named = ", ".join(unreachable[:5]) + (f" and {len(unreachable) - 5} more" if len(unreachable) > 5 else "")
+    unknown = f" No email for {named}: tell them yourself." if unreachable else ""
+    text = (f"Mark #{card.id} · {card.title} as {outcome}? This will {', '.join(told)}.{unknown}\n"
             + (f"Message: “{message.strip()}”" if message.strip() else
                "No message yet: add one after the status, e.g. `/feedback status 7 shipped It's live in Settings → Export.`"))
     buttons = (Button(f"Confirm: {outcome}", "feedback.announce", str(saved.id), style="primary"),)
@@ -315,21 +316,45 @@ def _preview(session, person_id: int, card: SuggestionCard, outcome: str, messag
 
 
 def _recipients(session, card_id: int, outcome: str):
+    """Who is told of ``outcome``: (customers by email, customers by web form, employees, the names
+    of customers with no email to tell them at).
+
+    One notice per customer, however many requests and tickets they have on the card (the same
+    customer as in the card's count): through the web form of their latest web-form ticket if they
+    came that way, else by email; a customer known only by name cannot be told. Recipients already
+    told of this outcome are left out.
+    """
     already = {r for (r,) in session.execute(select(SuggestionNotice.recipient).where(
         SuggestionNotice.card_id == card_id, SuggestionNotice.outcome == outcome)).all()}
-    customers, webhooks, employees = {}, {}, set()
+    people: dict[str, dict] = {}
+    employees: set[str] = set()
     for req in session.execute(select(SuggestionRequest).where(SuggestionRequest.card_id == card_id)
                                .order_by(SuggestionRequest.id)).scalars():
-        ticket = session.get(Ticket, req.ticket_id) if req.ticket_id else None
-        if ticket is not None and ticket.reply_url and ticket.customer_email == req.customer_email:
-            key = f"webhook:{ticket.id}"
-            if key not in already:
-                webhooks.setdefault(key, (ticket, req))
-        elif req.customer_email and f"customer:{req.customer_email}" not in already:
-            customers.setdefault(f"customer:{req.customer_email}", req)
         if req.logged_by_id and f"person:{req.logged_by_id}" not in already:
             employees.add(f"person:{req.logged_by_id}")
-    return customers, webhooks, employees
+        ticket = session.get(Ticket, req.ticket_id) if req.ticket_id else None
+        web = ticket is not None and bool(ticket.reply_url) and ticket.customer_email == req.customer_email
+        if not (req.customer_email or req.customer_name or web):
+            continue
+        key = (f"customer:{req.customer_email.lower()}" if req.customer_email
+               else f"customer:name:{req.customer_name.strip().lower()}" if req.customer_name.strip()
+               else f"customer:ticket:{ticket.id}")
+        person = people.setdefault(key, {"req": req, "tickets": []})
+        if web:
+            person["tickets"].append(ticket)
+            person["req"] = req
+    customers, webhooks, unreachable = {}, {}, []
+    for key, person in people.items():
+        # a customer told before under an older key (one per web-form ticket) is not told again
+        if key in already or any(f"webhook:{t.id}" in already for t in person["tickets"]):
+            continue
+        if person["tickets"]:
+            webhooks[key] = (max(person["tickets"], key=lambda t: t.id), person["req"])
+        elif person["req"].customer_email:
+            customers[key] = person["req"]
+        else:
+            unreachable.append(person["req"].customer_name.strip())
+    return customers, webhooks, employees, unreachable
 
 
 def announce(ctx: Context, actor: Actor, value: str) -> Reply:
@@ -346,7 +371,7 @@ def announce(ctx: Context, actor: Actor, value: str) -> Reply:
             card = session.get(SuggestionCard, data["card_id"])
             card.status, card.announcement, card.updated_at = data["outcome"], data["message"], ctx.now()
             session.add(card)
-            customers, webhooks, employees = _recipients(session, card.id, data["outcome"])
+            customers, webhooks, employees, _ = _recipients(session, card.id, data["outcome"])
             for key in [*customers, *webhooks, *employees]:
                 session.add(SuggestionNotice(card_id=card.id, recipient=key, outcome=data["outcome"]))
             session.flush()
@@ -415,7 +440,8 @@ def top(ctx: Context, department: str = "", limit: int = 10) -> Reply:
             query = query.where(func.lower(SuggestionCard.department) == department.lower())
         rows = session.execute(query).all()
     if not rows:
-        return Reply("No open suggestions" + (f" for {department}." if department else "."))
+        return Reply(f"No open suggestions for {department}. (Feedback that starts with “top”: "
+                     f"/feedback log top {department})" if department else "No open suggestions.")
     head = f"Top suggestions{' for ' + department if department else ''} (most customers first):"
     return Reply("\n".join([head] + [f"#{c.id} · {c.title} · {status_label(c.status)} · {_people(n)}"
                                      for c, n in rows]))

@@ -137,12 +137,15 @@ def run_feedback(ctx: Context, actor: Actor, text: str, ticket_id: int | None = 
         if verb == "status":
             if len(args) < 2:
                 raise Usage("Give a card number and a status.", feedback.USAGE["status"])
-            return feedback.set_status(ctx, actor, _card_number(args[0], "status"), args[1], " ".join(args[2:]))
+            word, rest = args[1], args[2:]
+            if word.lower() == "in" and rest and rest[0].lower() == "progress":  # `status 7 in progress`
+                word, rest = "in progress", rest[1:]
+            return feedback.set_status(ctx, actor, _card_number(args[0], "status"), word, " ".join(rest))
         if verb == "show":
             if len(args) != 1:
                 raise Usage("Give one card number.", feedback.USAGE["show"])
             return feedback.show(ctx, _card_number(args[0], "show"))
-        if verb == "top" and len(args) <= 1:
+        if verb == "top":  # a department may be more than one word: `/feedback top customer success`
             return feedback.top(ctx, " ".join(args))
         if verb == "search":
             return feedback.search(ctx, " ".join(args))

@@ -98,8 +98,13 @@ def test_status_words_top_by_department_search_and_export(ctx):
     feedback.log(ctx, ANN, Draft("Dark mode", customers=("a@example.com",), department="Product"))
     feedback.log(ctx, ANN, Draft("Invoice in PDF", customers=("b@example.com", "c@example.com"), department="Billing",
                                  quote="I need a PDF for my accountant", importance="important"))
-    assert registry.run_feedback(ctx, ANN, "status 1 in progress").text == "“in” is not a status.\nUsage: " \
-        + feedback.USAGE["status"]
+    for word in ("done", "started", "rejected", "progress", "in"):  # only the five statuses, nothing changed
+        assert registry.run_feedback(ctx, ANN, f"status 1 {word}").text == f"“{word}” is not a status.\nUsage: " \
+            + feedback.USAGE["status"]
+    assert cards(ctx)[1].status == "new"
+    assert registry.run_feedback(ctx, ANN, "status 1 in progress").text.endswith("is now in progress.")
+    assert registry.run_feedback(ctx, ANN, "status 1 planned").text.endswith("is now planned.")
+    assert registry.run_feedback(ctx, ANN, "status 1 In-Progress").text.endswith("is now in progress.")
     assert registry.run_feedback(ctx, ANN, "status 1 in_progress").text.endswith("is now in progress.")
     assert "#2 · Invoice in PDF" in registry.run_feedback(ctx, ANN, "top billing").text
     assert "Dark mode" not in registry.run_feedback(ctx, ANN, "top billing").text
@@ -186,3 +191,36 @@ async def test_a_web_form_customer_is_told_through_their_reply_url(ctx, worker, 
     assert by_url == {"gus@example.com": None, "fay@example.com": "https://shop.example.com/pitchin-replies"}
     fay = next(m for m in customers.sent if m.to_email == "fay@example.com")
     assert fay.external_id == "form-9" and "Select several rows and press Edit." in fay.text
+
+
+async def test_a_customer_is_told_once_however_many_requests_and_web_form_tickets(ctx, worker, customers):
+    def web_ticket(key: str) -> int:
+        return tickets.intake(ctx, InboundMessage(
+            source="web", external_key=f"web:{key}", sender_email="fay@example.com", sender_name="Fay",
+            subject="Bulk edit", text="Can I edit many contacts at once?", received_at=utcnow(),
+            reply_url=f"https://shop.example.com/replies/{key}")).ticket_id
+
+    first, second = web_ticket("form-1"), web_ticket("form-2")
+    feedback.log(ctx, ANN, Draft("Bulk edit contacts", ticket_id=first))
+    add_to_first_offer(ctx, BOB, Draft("Edit many contacts at once", ticket_id=second))
+    add_to_first_offer(ctx, BOB, Draft("Bulk edit for contacts", customers=("FAY@example.com", "Gus")))
+    assert "Customers (2): Fay <fay@example.com>, Gus" in registry.run_feedback(ctx, ANN, "show 1").text
+    preview = registry.run_feedback(ctx, ANN, "status 1 shipped Select several rows and press Edit.")
+    assert ("This will email no customers, notify 1 customer through their web form, tell 2 colleagues who "
+            "logged it. No email for Gus: tell them yourself.") in preview.text
+    registry.run_action(ctx, ANN, preview.actions[0].action_id, preview.actions[0].value)
+    await drain(worker)
+    (told,) = customers.sent  # Fay once, at her latest web form; Gus has no address
+    assert told.to_email == "fay@example.com" and told.reply_url == "https://shop.example.com/replies/form-2"
+
+    registry.run_feedback(ctx, ANN, "status 1 planned")
+    again = registry.run_feedback(ctx, ANN, "status 1 shipped Now for companies too.")
+    assert "This will email no customers, tell no colleagues who logged it." in again.text
+
+
+def test_top_takes_a_department_of_several_words(ctx):
+    feedback.log(ctx, ANN, Draft("Shared inbox views", customers=("a@example.com",), department="Customer Success"))
+    assert "#1 · Shared inbox views" in registry.run_feedback(ctx, ANN, "top customer success").text
+    empty = registry.run_feedback(ctx, ANN, "top notch invoices")
+    assert empty.text.startswith("No open suggestions for notch invoices.") and "/feedback log top" in empty.text
+    assert len(cards(ctx)) == 1  # nothing was logged

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from tests.slack import feedback_steps as fb
 
@@ -164,3 +165,69 @@ async def test_shipping_emails_every_customer_once_and_dms_who_logged_it(any_sta
     assert len(stack.smtp.messages) == 2
     assert len([c for c in stack.slack.calls_to("chat.postMessage") if c.args["channel"] in ("UANN", "UBOB")]) == 2
     assert "Status: shipped" in (await fb.answer(stack, "UANN", "show 1"))["text"]
+
+
+async def create_new(stack, user: str, text: str, click_ts: str) -> str:
+    """`/feedback <text>` that Pitchin thinks it heard before; press "Create new". The answer's text."""
+    offer = await fb.answer(stack, user, text)
+    assert "heard before" in offer["text"], offer["text"]
+    action_id, value = fb.button(offer["blocks"], "Create new")
+    _, rid = await stack.click(action_id, value, user, click_ts)
+    return (await stack.response(rid))["text"]
+
+
+async def test_at_most_three_similar_cards_are_offered(stack):
+    await fb.answer(stack, "UANN", "Export invoices to CSV")
+    for n, thing in enumerate(("contacts", "orders", "payments"), start=2):
+        created = await create_new(stack, "UANN", f"Export {thing} to CSV", f"18000000{n}0.000001")
+        assert created.startswith(f"New card #{n} · Export {thing} to CSV")
+    offer = await fb.answer(stack, "UBOB", "Export all my data to CSV")
+    adds = [label for action_id, _, label in fb.buttons(offer["blocks"]) if action_id == "feedback.add"]
+    assert len(adds) == 3 and len(set(adds)) == 3, adds
+    assert [label for _, _, label in fb.buttons(offer["blocks"])][-1] == "Create new"
+    assert "customers" in offer["text"] or "customer" in offer["text"]
+
+
+async def test_search_top_by_department_merge_and_declined_over_slack(any_stack):
+    stack = any_stack
+    name_people(stack)
+    await fb.log_with_form(stack, "UANN", {"what": "Dark mode for the dashboard", "customers": "carol@example.com",
+                                           "department": "Product"})
+    await fb.log_with_form(stack, "UBOB", {"what": "Invoices as PDF files",
+                                           "customers": "Carol <carol@example.com>, dan@example.com",
+                                           "department": "Customer Success"})
+    top = (await fb.answer(stack, "UANN", "top customer success"))["text"]
+    assert "#2 · Invoices as PDF files · new · 2 customers" in top and "Dark mode" not in top
+    found = (await fb.answer(stack, "UANN", "search pdf invoice"))["text"]
+    assert found.startswith("Cards like “pdf invoice”:") and "#2 · Invoices as PDF files" in found
+
+    # Carol asks again and Ann files it as a new card by mistake; the merge counts Carol once
+    created = await create_new(stack, "UANN", "PDF invoices for Carol's accountant", "1800000000.000003")
+    assert created.startswith("New card #3")
+    await fb.answer(stack, "UANN", "merge 3 into 2")
+    shown = (await fb.answer(stack, "UANN", "show 2"))["text"]
+    assert "Customers (2): Carol <carol@example.com>, dan <dan@example.com>" in shown
+    assert re.search(r"• \d{4}-\d{2}-\d{2} Bob logged for carol@example.com: Invoices as PDF files", shown), shown
+
+    preview = await fb.answer(stack, "UANN", "status 2 declined Our accounting partner covers it.")
+    assert "Mark #2 · Invoices as PDF files as declined? This will email 2 customers" in preview["text"]
+    action_id, value = fb.button(preview["blocks"], "Confirm: declined")
+    _, rid = await stack.click(action_id, value, "UANN", "1800000000.000004")
+    assert (await stack.response(rid))["text"].startswith("#2 is declined. Telling 2 customers")
+    mails = await stack.smtp.wait_for(2)
+    assert sorted(m["To"] for m in mails) == ["Carol <carol@example.com>", "dan <dan@example.com>"]
+    assert all(m["Subject"] == "About your suggestion: Invoices as PDF files" for m in mails)
+    assert all("We have decided not to build it for now." in m.text and "Our accounting partner covers it."
+               in m.text for m in mails)
+
+    # declined a second time (after reopening it): nobody is emailed again
+    await fb.answer(stack, "UANN", "status 2 planned")
+    again = await fb.answer(stack, "UANN", "status 2 declined Still no.")
+    assert "This will email no customers, tell no colleagues who logged it." in again["text"]
+    action_id, value = fb.button(again["blocks"], "Confirm: declined")
+    _, rid = await stack.click(action_id, value, "UANN", "1800000000.000005")
+    assert "nobody new" in (await stack.response(rid))["text"]
+    while await stack.pitchin.worker.run_once():
+        pass
+    assert len(stack.smtp.messages) == 2
+    assert stack.slack.violations == []

@@ -26,7 +26,7 @@ CASES = [
     ("merge 1 into 1", "A card cannot be merged into itself (#1).", feedback.USAGE["merge"]),
     ("merge 1 1", "Say which card goes into which.", feedback.USAGE["merge"]),
     ("status 1 someday", "“someday” is not a status.", feedback.USAGE["status"]),
-    ("status 1 in progress", "“in” is not a status.", feedback.USAGE["status"]),
+    ("status 1 done", "“done” is not a status.", feedback.USAGE["status"]),
     ("status one planned", "“one” is not a card number.", feedback.USAGE["status"]),
 ]
 
