@@ -28,6 +28,8 @@ CASES = [
     ("status 1 someday", "“someday” is not a status.", feedback.USAGE["status"]),
     ("status 1 done", "“done” is not a status.", feedback.USAGE["status"]),
     ("status one planned", "“one” is not a card number.", feedback.USAGE["status"]),
+    ("log", "Say what the customer wants.", feedback.USAGE["log"]),
+    ("log    ", "Say what the customer wants.", feedback.USAGE["log"]),
 ]
 
 

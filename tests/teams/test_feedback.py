@@ -268,6 +268,8 @@ async def test_merge_status_show_top_search(teams_stack):
     await invoke(s, s.acts.task_submit(ANN, submit_data(form), {
         "text": "Invoice in PDF", "customers": "b@example.com, c@example.com", "department": "Billing"},
         "1700000000999"))
+    billing = (await command(s, ANN, "feedback top billing")).text
+    assert "#2 · Invoice in PDF · new · 2 customers" in billing and "Dark mode" not in billing
     merged = await command(s, ANN, "feedback merge 2 into 1")
     assert "Merged #2 into #1 · Dark mode: 2 customers, each counted once." in merged.text
     planned = await command(s, BOB, "feedback status 1 planned")
