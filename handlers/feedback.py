@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -19,6 +20,8 @@ from handlers.context import Context
 from handlers.outbound import name_of
 from storage import repos
 from storage.models import (FeedbackDraft, Identity, SuggestionCard, SuggestionNotice, SuggestionRequest, Ticket)
+
+_log = logging.getLogger("pitchin.feedback")  # (``log`` is the verb below)
 
 STATUSES = ("new", "planned", "in_progress", "shipped", "declined")  # Fider's fixed set
 STATUS_WORDS = {"new": "new", "planned": "planned", "in_progress": "in_progress", "shipped": "shipped",
@@ -131,17 +134,25 @@ def log(ctx: Context, actor: Actor, draft: Draft) -> Reply:
     problems = draft.problems()
     if problems:
         return _usage("log", " ".join(problems))
+    # the lookup reads, and may embed, in a transaction of its own: a writing one would hold SQLite's
+    # write lock (every other writer, ticket intake included, waiting) for as long as embedding takes
+    with ctx.db.transaction(read_only=True) as session:
+        found = ctx.suggestions.similar(session, _text_of(draft), k=3)
     with ctx.db.transaction() as session:
         person = repos.person_for(session, actor)
-        candidates = [(cid, score) for cid, score in ctx.suggestions.similar(session, _text_of(draft), k=3)
-                      if score >= SIMILAR_MIN_SCORE]
-        if not candidates:
+        candidates = [(cid, score) for cid, score in found if score >= SIMILAR_MIN_SCORE
+                      and _is_open(session.get(SuggestionCard, cid))]  # not merged since the lookup
+        if candidates:
+            saved = FeedbackDraft(person_id=person.id, data=asdict(draft))
+            session.add(saved)
+            session.flush()
+            cards = [_summary(session, session.get(SuggestionCard, cid), score) for cid, score in candidates]
+        else:
             card, created = _file(session, person.id, draft, None)
-            return _filed_reply(session, card, created=True)
-        saved = FeedbackDraft(person_id=person.id, data=asdict(draft))
-        session.add(saved)
-        session.flush()
-        cards = [_summary(session, session.get(SuggestionCard, cid), score) for cid, score in candidates]
+            filed = _filed_reply(session, card, created=True)
+    _save_vectors(ctx)
+    if not candidates:
+        return filed
     lines = ["This sounds like feedback we have heard before:"]
     buttons = []
     for c in cards:
@@ -149,6 +160,19 @@ def log(ctx: Context, actor: Actor, draft: Draft) -> Reply:
         buttons.append(Button(f"Add to #{c['id']}", "feedback.add", f"{saved.id}:{c['id']}"))
     buttons.append(Button("Create new", "feedback.new", str(saved.id), style="primary"))
     return Reply("\n".join(lines), actions=tuple(buttons))
+
+
+def _is_open(card: SuggestionCard | None) -> bool:
+    return card is not None and card.merged_into_id is None
+
+
+def _save_vectors(ctx: Context) -> None:
+    """Store the vectors a lookup computed (restarts and other processes read them); a failure here
+    loses nothing that matters: they are computed again when needed."""
+    try:
+        ctx.suggestions.save(ctx.db)
+    except Exception:
+        _log.warning("could not store suggestion vectors; they will be computed again when needed", exc_info=True)
 
 
 def _text_of(draft: Draft) -> str:

@@ -8,7 +8,7 @@ Each request's embedding is kept in the database too (``SuggestionVector``, one 
 model): a restart, another process or a rebuild after a merge reads them instead of running the
 model again (the local model embeds about 200 texts a second; reading is far faster). Vectors
 computed during a read-only transaction wait in memory until the next writing one, or until
-``save`` is called.
+``save`` is called (``save`` never waits for a lookup that is embedding: it has a lock of its own).
 
 When a configured embedder (OpenAI) fails, the whole index is rebuilt with the local model and stays
 on it for the rest of the process: vectors of two models are never compared in one index, and the
@@ -64,7 +64,8 @@ class SuggestionIndex:
         self._last_request = 0
         self._merged = 0
         self._unsaved: dict[tuple[int, str], bytes] = {}  # (request id, model) → vector not yet stored
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the index, held while a sync embeds what it lacks
+        self._pending = threading.Lock()  # only ``_unsaved``: held for a moment, never while embedding
         self.embedded = 0  # texts this process has run through a model (the rest came from the database)
 
     def _fresh_index(self) -> CardIndex[int]:
@@ -106,8 +107,10 @@ class SuggestionIndex:
     def _vectors(self, index: CardIndex[int], model: str, rows) -> np.ndarray:
         """One vector per row: stored, computed earlier in this process, or computed now."""
         found: list[np.ndarray | None] = []
-        for request_id, _, _, _, blob in rows:
-            blob = blob if blob is not None else self._unsaved.get((request_id, model))
+        with self._pending:
+            blobs = [blob if blob is not None else self._unsaved.get((request_id, model))
+                     for request_id, _, _, _, blob in rows]
+        for blob in blobs:
             found.append(None if blob is None else _decode(blob))
         dims = {len(v) for v in found if v is not None}
         if len(dims) > 1:  # a model that changed its size under the same name: trust none of them
@@ -117,27 +120,31 @@ class SuggestionIndex:
             texts = [request_text(rows[i][2], rows[i][3]) for i in missing]
             computed = index.embedder.embed(texts)
             self.embedded += len(texts)
-            for i, vector in zip(missing, computed):
-                found[i] = np.asarray(vector, np.float32)
-                self._unsaved[(rows[i][0], model)] = _encode(vector)
+            with self._pending:
+                for i, vector in zip(missing, computed):
+                    found[i] = np.asarray(vector, np.float32)
+                    self._unsaved[(rows[i][0], model)] = _encode(vector)
         return np.stack(found)
 
     def _store(self, session) -> None:
-        rows = [{"request_id": request_id, "model": model, "vector": blob}
-                for (request_id, model), blob in self._unsaved.items()]
-        _insert_missing(session, rows)
-        self._unsaved.clear()
+        with self._pending:
+            pending = list(self._unsaved.items())
+        _insert_missing(session, [{"request_id": request_id, "model": model, "vector": blob}
+                                  for (request_id, model), blob in pending])
+        with self._pending:
+            for key, _ in pending:
+                self._unsaved.pop(key, None)
 
     def save(self, db) -> int:
         """Store the vectors computed in read-only transactions, in batches; how many were written."""
-        with self._lock:
+        with self._pending:
             pending = list(self._unsaved.items())
         for start in range(0, len(pending), SAVE_BATCH):
             batch = pending[start:start + SAVE_BATCH]
             with db.transaction() as session:
                 _insert_missing(session, [{"request_id": request_id, "model": model, "vector": blob}
                                           for (request_id, model), blob in batch])
-            with self._lock:
+            with self._pending:
                 for key, _ in batch:
                     self._unsaved.pop(key, None)
         return len(pending)

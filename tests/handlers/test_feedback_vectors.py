@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 
 import numpy as np
 from sqlmodel import select
 
-from handlers import feedback, similarity
-from handlers.base import Actor
+from handlers import feedback, similarity, tickets
+from handlers.base import Actor, InboundMessage, utcnow
 from handlers.context import Context
 from handlers.feedback import Draft
 from handlers.feedback_index import SuggestionIndex
@@ -139,3 +140,40 @@ async def test_pitchin_loads_the_local_model_at_start_even_with_no_feedback_yet(
     await start_until_the_index_is_ready(new_pitchin(sqlite_url), caplog)
     assert "Suggestion index ready: 0 cards, 0 requests" in caplog.text
     assert similarity._MODEL is not None  # loaded before the line above was logged
+
+
+class Held:
+    """The local model, but each call waits until the test lets it go (a slow first embedding)."""
+
+    name = LocalEmbedder.name
+
+    def __init__(self):
+        self.inner, self.entered, self.go = LocalEmbedder(), threading.Event(), threading.Event()
+
+    def embed(self, texts):
+        self.entered.set()
+        assert self.go.wait(60), "the test never let the embedding go"
+        return self.inner.embed(texts)
+
+
+def test_logging_feedback_while_it_embeds_does_not_hold_up_other_writers(database):
+    """A lookup may embed for a long time (the first start after an upgrade); ticket intake and the
+    rest must go on writing meanwhile, on SQLite too, where one writer holds the database."""
+    held = Held()
+    ctx = Context(db=database, embedder=held)
+    logging_done: list = []
+    logger = threading.Thread(target=lambda: logging_done.append(feedback.log(ctx, ANN, Draft("Dark mode"))))
+    logger.start()
+    try:
+        assert held.entered.wait(30)  # /feedback is embedding now
+        ticket = tickets.intake(ctx, InboundMessage(
+            source="email", external_key="email:<w1@x>", sender_email="zoe@example.com", sender_name="Zoe",
+            subject="Hello", text="A customer writes in meanwhile", received_at=utcnow(),
+            email_message_id="<w1@x>"))
+        # written while /feedback still waits for its embedding (before, SQLite refused it after 30 s)
+        assert ticket.ticket_id and not logging_done
+    finally:
+        held.go.set()
+        logger.join(60)
+    (reply,) = logging_done
+    assert reply.text.startswith("New card #1 · Dark mode")
