@@ -124,9 +124,13 @@ class Pitchin:
     def _warm_suggestions(self) -> None:
         try:
             started = time.monotonic()
+            suggestions = self.ctx.suggestions
+            # every missing vector computed and stored a batch at a time (minutes on the first start
+            # after an upgrade): /feedback answers meanwhile from what is indexed so far
+            computed = suggestions.fill(self.db)
             with self.db.transaction(read_only=True) as session:
-                index = self.ctx.suggestions.sync(session)
-            saved = self.ctx.suggestions.save(self.db)
+                index = suggestions.sync(session)
+            saved = computed + suggestions.save(self.db)
             if hasattr(index.embedder, "load"):  # the local model: ready before the first /feedback
                 index.embedder.load()
             log.info("Suggestion index ready: %d cards, %d requests (%d embedded now and stored) in %.1f s",

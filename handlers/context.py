@@ -27,7 +27,7 @@ class Context:
         if self._suggestions is None:
             from handlers.feedback_index import SuggestionIndex
 
-            self._suggestions = SuggestionIndex(self.embedder)
+            self._suggestions = SuggestionIndex(self.embedder, self.db)
         return self._suggestions
 
     def now(self):

@@ -138,6 +138,7 @@ def log(ctx: Context, actor: Actor, draft: Draft) -> Reply:
     # write lock (every other writer, ticket intake included, waiting) for as long as embedding takes
     with ctx.db.transaction(read_only=True) as session:
         found = ctx.suggestions.similar(session, _text_of(draft), k=3)
+    still = _still_reading(ctx)
     with ctx.db.transaction() as session:
         person = repos.person_for(session, actor)
         candidates = [(cid, score) for cid, score in found if score >= SIMILAR_MIN_SCORE
@@ -152,14 +153,23 @@ def log(ctx: Context, actor: Actor, draft: Draft) -> Reply:
             filed = _filed_reply(session, card, created=True)
     _save_vectors(ctx)
     if not candidates:
-        return filed
+        return Reply(filed.text + (f"\n{still} If one is the same as this card, merge them." if still else ""))
     lines = ["This sounds like feedback we have heard before:"]
     buttons = []
     for c in cards:
         lines.append(f"#{c['id']} · {c['title']} · {status_label(c['status'])} · {_people(c['customers'])}")
         buttons.append(Button(f"Add to #{c['id']}", "feedback.add", f"{saved.id}:{c['id']}"))
     buttons.append(Button("Create new", "feedback.new", str(saved.id), style="primary"))
+    if still:
+        lines.append(still)
     return Reply("\n".join(lines), actions=tuple(buttons))
+
+
+def _still_reading(ctx: Context) -> str:
+    """A line for answers given while the index is still catching up (``SuggestionIndex.behind``)."""
+    behind = ctx.suggestions.behind
+    return (f"(Pitchin is still reading {_count(behind, 'earlier request')} after a restart or a change of model, "
+            f"so a similar card may be missing here.)" if behind else "")
 
 
 def _is_open(card: SuggestionCard | None) -> bool:
@@ -485,10 +495,12 @@ def search(ctx: Context, words: str) -> Reply:
                                 .limit(5)).scalars().all()
         ids = list(dict.fromkeys([*exact, *[cid for cid, _ in hits]]))[:5]
         cards = [_summary(session, session.get(SuggestionCard, cid)) for cid in ids]
+    still = _still_reading(ctx)
     if not cards:
-        return Reply(f"Nothing like “{words}” yet.")
+        return Reply(f"Nothing like “{words}” yet." + (f"\n{still}" if still else ""))
     return Reply("\n".join([f"Cards like “{words}”:"] + [
-        f"#{c['id']} · {c['title']} · {status_label(c['status'])} · {_people(c['customers'])}" for c in cards]))
+        f"#{c['id']} · {c['title']} · {status_label(c['status'])} · {_people(c['customers'])}" for c in cards]
+        + ([still] if still else [])))
 
 
 def export_csv(ctx: Context) -> str:

@@ -10,6 +10,11 @@ model again (the local model embeds about 200 texts a second; reading is far fas
 computed during a read-only transaction wait in memory until the next writing one, or until
 ``save`` is called (``save`` never waits for a lookup that is embedding: it has a lock of its own).
 
+A lookup computes the few vectors it lacks itself (new requests). When many are missing (the first
+start after an upgrade, or a change of model: minutes of work at 90,000 requests), it does not wait:
+it answers from the requests indexed so far and ``fill`` computes the rest in the background, a batch
+at a time, without holding the index; ``behind`` says how many requests are not indexed yet.
+
 When a configured embedder (OpenAI) fails, the whole index is rebuilt with the local model and stays
 on it for the rest of the process: vectors of two models are never compared in one index, and the
 feedback flow goes on. The warning is logged once.
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import numpy as np
 from sqlalchemy import and_, func, select
@@ -29,6 +35,8 @@ from storage.models import SuggestionCard, SuggestionRequest, SuggestionVector
 log = logging.getLogger("pitchin.feedback")
 
 SAVE_BATCH = 1000  # vectors written per transaction by ``save``
+INLINE = 256  # missing vectors a lookup computes itself (about a second); more are left to ``fill``
+FILL_BATCH = 256  # vectors ``fill`` computes, then stores, at a time
 
 
 def request_text(text: str, quote: str) -> str:
@@ -58,8 +66,11 @@ def _insert_missing(session, rows: list[dict]) -> None:
 
 
 class SuggestionIndex:
-    def __init__(self, embedder: Embedder | None = None):
+    def __init__(self, embedder: Embedder | None = None, db=None):
+        """``db``: where a background ``fill`` reads and stores; without it lookups compute every
+        missing vector themselves."""
         self._embedder = embedder
+        self._db = db
         self._index: CardIndex[int] | None = None
         self._last_request = 0
         self._merged = 0
@@ -67,13 +78,18 @@ class SuggestionIndex:
         self._lock = threading.RLock()  # the index, held while a sync embeds what it lacks
         self._pending = threading.Lock()  # only ``_unsaved``: held for a moment, never while embedding
         self.embedded = 0  # texts this process has run through a model (the rest came from the database)
+        self.behind = 0  # requests not indexed yet: their vectors are being computed in the background
+        self._filling = threading.Lock()  # one ``fill`` at a time
 
     def _fresh_index(self) -> CardIndex[int]:
         if self._embedder is None:
             self._embedder = LocalEmbedder()
         return CardIndex(self._embedder)
 
-    def sync(self, session) -> CardIndex[int]:
+    def sync(self, session, wait: bool = True) -> CardIndex[int]:
+        """Bring the index up to date with the database. ``wait=False`` (lookups): when more than
+        ``INLINE`` vectors are missing, index only the requests before the first of them and leave
+        the rest to a background ``fill``."""
         with self._lock:
             merged = session.execute(select(func.count()).select_from(SuggestionCard)
                                      .where(SuggestionCard.merged_into_id.is_not(None))).scalar_one()
@@ -90,22 +106,30 @@ class SuggestionIndex:
                 .where(SuggestionRequest.id > self._last_request, SuggestionCard.merged_into_id.is_(None))
                 .order_by(SuggestionRequest.id)
             ).all()
+            ready = len(rows)
             if rows:
                 try:
-                    vectors = self._vectors(index, model, rows)
+                    vectors = self._vectors(index, model, rows, None if wait or self._db is None else INLINE)
                 except Exception as exc:
                     if not self._fall_back(index.embedder, exc):
                         raise
-                    return self.sync(session)  # a fresh index: every request is read again
-                index.add_many([(card_id, request_text(text, quote)) for _, card_id, text, quote, _ in rows],
-                               vectors=vectors)
-                self._last_request = rows[-1][0]
+                    return self.sync(session, wait)  # a fresh index: every request is read again
+                ready = len(vectors)
+                if ready:
+                    index.add_many([(card_id, request_text(text, quote))
+                                    for _, card_id, text, quote, _ in rows[:ready]], vectors=vectors)
+                    self._last_request = rows[ready - 1][0]
+                if ready < len(rows):
+                    self._fill_in_background()
+            self.behind = len(rows) - ready
             if self._unsaved and _writable(session):
                 self._store(session)
             return index
 
-    def _vectors(self, index: CardIndex[int], model: str, rows) -> np.ndarray:
-        """One vector per row: stored, computed earlier in this process, or computed now."""
+    def _vectors(self, index: CardIndex[int], model: str, rows, limit: int | None = None) -> np.ndarray:
+        """One vector per row: stored, computed earlier in this process, or computed now; when more
+        than ``limit`` are missing, none is computed and only the rows before the first missing one
+        get theirs."""
         found: list[np.ndarray | None] = []
         with self._pending:
             blobs = [blob if blob is not None else self._unsaved.get((request_id, model))
@@ -116,6 +140,8 @@ class SuggestionIndex:
         if len(dims) > 1:  # a model that changed its size under the same name: trust none of them
             found = [None] * len(found)
         missing = [i for i, v in enumerate(found) if v is None]
+        if limit is not None and len(missing) > limit:
+            return np.stack(found[:missing[0]]) if missing[0] else np.zeros((0, 0), np.float32)
         if missing:
             texts = [request_text(rows[i][2], rows[i][3]) for i in missing]
             computed = index.embedder.embed(texts)
@@ -149,6 +175,63 @@ class SuggestionIndex:
                     self._unsaved.pop(key, None)
         return len(pending)
 
+    def fill(self, db) -> int:
+        """Compute and store every missing vector of the current model, ``FILL_BATCH`` at a time,
+        without holding the index (lookups go on meanwhile); how many were computed."""
+        with self._filling:
+            computed, after, embedder = 0, 0, None
+            reported = time.monotonic()
+            while True:
+                if time.monotonic() - reported > 30:
+                    log.info("Suggestion vectors: %d computed so far, continuing", computed)
+                    reported = time.monotonic()
+                with self._lock:
+                    if self._embedder is None:
+                        self._embedder = LocalEmbedder()
+                    if self._embedder is not embedder:  # the first round, or the model changed: from the start
+                        embedder, after = self._embedder, 0
+                model = embedder.name
+                with db.transaction(read_only=True) as session:
+                    rows = session.execute(
+                        select(SuggestionRequest.id, SuggestionRequest.text, SuggestionRequest.quote)
+                        .join(SuggestionCard, SuggestionCard.id == SuggestionRequest.card_id)
+                        .outerjoin(SuggestionVector, and_(SuggestionVector.request_id == SuggestionRequest.id,
+                                                          SuggestionVector.model == model))
+                        .where(SuggestionRequest.id > after, SuggestionCard.merged_into_id.is_(None),
+                               SuggestionVector.request_id.is_(None))
+                        .order_by(SuggestionRequest.id).limit(FILL_BATCH)
+                    ).all()
+                if not rows:
+                    return computed
+                try:
+                    vectors = embedder.embed([request_text(text, quote) for _, text, quote in rows])
+                except Exception as exc:
+                    if not self._fall_back(embedder, exc):
+                        raise
+                    continue
+                self.embedded += len(rows)
+                computed += len(rows)
+                with db.transaction() as session:
+                    _insert_missing(session, [{"request_id": request_id, "model": model, "vector": _encode(vector)}
+                                              for (request_id, _, _), vector in zip(rows, vectors)])
+                after = rows[-1][0]
+
+    def _fill_in_background(self) -> None:
+        if self._db is None or self._filling.locked():
+            return
+
+        def run() -> None:
+            try:
+                started = time.monotonic()
+                computed = self.fill(self._db)
+                log.info("Suggestion vectors: %d computed and stored in the background in %.1f s", computed,
+                         time.monotonic() - started)
+            except Exception:
+                log.warning("could not compute the missing suggestion vectors; the next lookup tries again",
+                            exc_info=True)
+
+        threading.Thread(target=run, name="suggestion-fill", daemon=True).start()
+
     def merged(self, src: int, dst: int) -> None:
         """A merge made in this process: move the requests in the index instead of rebuilding it."""
         with self._lock:
@@ -157,8 +240,9 @@ class SuggestionIndex:
                 self._merged += 1
 
     def similar(self, session, text: str, k: int = 3) -> list[tuple[int, float]]:
+        """The ``k`` open cards most like ``text``; while ``behind``, among the requests indexed so far."""
         while True:
-            index = self.sync(session)
+            index = self.sync(session, wait=False)
             try:
                 return index.similar(text, k)
             except Exception as exc:

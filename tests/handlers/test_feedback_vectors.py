@@ -11,7 +11,7 @@ import time
 import numpy as np
 from sqlmodel import select
 
-from handlers import feedback, similarity, tickets
+from handlers import feedback, registry, similarity, tickets
 from handlers.base import Actor, InboundMessage, utcnow
 from handlers.context import Context
 from handlers.feedback import Draft
@@ -177,3 +177,50 @@ def test_logging_feedback_while_it_embeds_does_not_hold_up_other_writers(databas
         logger.join(60)
     (reply,) = logging_done
     assert reply.text.startswith("New card #1 · Dark mode")
+
+
+class Gated:
+    """The local model under another name (so none of its vectors is stored yet); a batch of several
+    texts (the background fill's) waits until the test opens the gate, a single query does not."""
+
+    name = "minilm-gated"
+
+    def __init__(self):
+        self.inner, self.batch_waiting, self.gate = LocalEmbedder(), threading.Event(), threading.Event()
+
+    def embed(self, texts):
+        if len(texts) > 1:
+            self.batch_waiting.set()
+            assert self.gate.wait(60), "the test never opened the gate"
+        return self.inner.embed(texts)
+
+
+def test_a_large_backlog_is_filled_in_the_background_while_lookups_answer(database, monkeypatch):
+    """After a change of model (or an upgrade) every vector is missing: lookups answer at once from
+    what is indexed, say so, and the vectors are computed and stored in the background."""
+    import handlers.feedback_index as feedback_index
+
+    log_ideas(database, Counting())  # five cards, their vectors stored for another model only
+    monkeypatch.setattr(feedback_index, "INLINE", 2)  # more missing than a lookup computes itself
+    gated = Gated()
+    ctx = Context(db=database, embedder=gated)
+    with database.transaction(read_only=True) as s:
+        assert ctx.suggestions.similar(s, "dark mode") == []  # nothing indexed yet, and no waiting
+    assert ctx.suggestions.behind == len(IDEAS)
+    assert gated.batch_waiting.wait(30)  # the fill has started, in the background
+
+    reply = feedback.log(ctx, ANN, Draft("A dark theme for the dashboard"))
+    assert reply.text.startswith("New card #6 · A dark theme for the dashboard")
+    assert "Pitchin is still reading 5 earlier requests" in reply.text and "merge them" in reply.text
+    search = registry.run_feedback(ctx, ANN, "search okta")
+    assert "Pitchin is still reading 6 earlier requests" in search.text
+
+    gated.gate.set()
+    deadline = time.monotonic() + 60
+    while len(stored(database, "minilm-gated")) < len(IDEAS) + 1:
+        assert time.monotonic() < deadline, "the background fill did not store every vector"
+        time.sleep(0.05)
+    with database.transaction(read_only=True) as s:
+        found = ctx.suggestions.similar(s, "dark mode please")
+    assert ctx.suggestions.behind == 0 and {card for card, _ in found[:2]} == {2, 6}
+    assert "still reading" not in registry.run_feedback(ctx, ANN, "search okta").text
