@@ -231,15 +231,17 @@ def _claim_draft(session, actor_person: int, draft_id: int) -> FeedbackDraft | R
     saved = session.get(FeedbackDraft, draft_id)
     if saved is None:
         return Reply("That feedback form has expired; log it again.", ok=False)
-    announcing = saved.data.get("kind") == "announce"
+    kind = saved.data.get("kind", "log")
     if saved.person_id != actor_person:
-        who = "who asked for this announcement can confirm it" if announcing else \
-            "logging this feedback can choose where it goes"
+        who = {"announce": "who asked for this announcement can confirm it",
+               "unmerge": "who merged these cards can undo it"}.get(kind, "logging this feedback can choose where it goes")
         return Reply(f"Only the person {who}.", ok=False)
     if saved.used:
-        if announcing:
+        if kind == "announce":
             return Reply("Already confirmed: everyone on the card has been told, and nobody is told twice.",
                          ok=False)
+        if kind == "unmerge":
+            return Reply("This merge is undone already.", ok=False, replace_original=True)
         return Reply("This feedback is logged already.", ok=False, replace_original=True)
     saved.used = True
     session.add(saved)
@@ -295,20 +297,56 @@ def merge(ctx: Context, actor: Actor, src: int, dst: int) -> Reply:
     if src == dst:
         return _usage("merge", f"A card cannot be merged into itself (#{src}).")
     with ctx.db.transaction() as session:
-        repos.person_for(session, actor)
+        person = repos.person_for(session, actor)
         a, b = session.get(SuggestionCard, src), session.get(SuggestionCard, dst)
         for number, card in ((src, a), (dst, b)):
             if card is None:
                 return _usage("merge", f"There is no card #{number}.")
             if card.merged_into_id is not None:
                 return _usage("merge", f"#{number} was merged into #{card.merged_into_id} already.")
+        moved = session.execute(select(SuggestionRequest.id).where(SuggestionRequest.card_id == src)).scalars().all()
         session.execute(SuggestionRequest.__table__.update().where(SuggestionRequest.card_id == src)
                         .values(card_id=dst))
         a.merged_into_id = dst
         session.add(a)
         count = len(_customers_of(session, dst))
+        undo = FeedbackDraft(person_id=person.id, data={"kind": "unmerge", "src": src, "dst": dst,
+                                                        "requests": list(moved)})
+        session.add(undo)
+        session.flush()
     ctx.suggestions.merged(src, dst)
-    return Reply(f"Merged #{src} into #{dst} · {b.title}: {_people(count)}, each counted once.")
+    return Reply(f"Merged #{src} into #{dst} · {b.title}: {_people(count)}, each counted once.",
+                 actions=(Button("Undo", "feedback.unmerge", str(undo.id)),))
+
+
+def unmerge(ctx: Context, actor: Actor, value: str) -> Reply:
+    """"Undo" on a merge: the merged card is its own again, with the requests it had (not those
+    added to the other card since)."""
+    if not value.isdigit():
+        return Reply("That button is broken; merge the cards again to get a new one.", ok=False)
+    with ctx.db.transaction() as session:
+        person = repos.person_for(session, actor)
+        saved = session.get(FeedbackDraft, int(value))
+        if saved is None or saved.data.get("kind") != "unmerge":
+            return Reply("There is no such merge to undo.", ok=False)
+        if saved.person_id != person.id or saved.used:
+            return _claim_draft(session, person.id, saved.id)  # says why not, changes nothing
+        src, dst = saved.data["src"], saved.data["dst"]
+        card, into = session.get(SuggestionCard, src), session.get(SuggestionCard, dst)
+        if card is None or into is None or card.merged_into_id != dst:
+            return Reply(f"#{src} is not merged into #{dst} any more; nothing to undo.", ok=False)
+        if into.merged_into_id is not None:
+            return Reply(f"#{dst} was merged into #{into.merged_into_id} since: undo that merge first.", ok=False)
+        _claim_draft(session, person.id, saved.id)
+        session.execute(SuggestionRequest.__table__.update().where(
+            SuggestionRequest.id.in_(saved.data["requests"]), SuggestionRequest.card_id == dst).values(card_id=src))
+        card.merged_into_id, card.updated_at = None, ctx.now()
+        session.add(card)
+        session.flush()
+        left, back = len(_customers_of(session, dst)), len(_customers_of(session, src))
+    ctx.suggestions.unmerged()
+    return Reply(f"Undone: #{src} · {card.title} is its own card again ({_people(back)}); "
+                 f"#{dst} · {into.title} has {_people(left)}.", replace_original=True)
 
 
 def set_status(ctx: Context, actor: Actor, card_id: int, word: str, message: str = "") -> Reply:

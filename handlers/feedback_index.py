@@ -73,7 +73,7 @@ class SuggestionIndex:
         self._db = db
         self._index: CardIndex[int] | None = None
         self._last_request = 0
-        self._merged = 0
+        self._merged: tuple[int, int] = (0, 0)  # (merged cards, Σ id² + merged_into_id) when last read
         self._unsaved: dict[tuple[int, str], bytes] = {}  # (request id, model) → vector not yet stored
         self._lock = threading.RLock()  # the index, held while a sync embeds what it lacks
         self._pending = threading.Lock()  # only ``_unsaved``: held for a moment, never while embedding
@@ -91,8 +91,12 @@ class SuggestionIndex:
         ``INLINE`` vectors are missing, index only the requests before the first of them and leave
         the rest to a background ``fill``."""
         with self._lock:
-            merged = session.execute(select(func.count()).select_from(SuggestionCard)
-                                     .where(SuggestionCard.merged_into_id.is_not(None))).scalar_one()
+            # which cards are merged where, in two numbers: a merge or an undone merge anywhere
+            # (another process too) changes them, and the index is rebuilt from the stored vectors
+            merged = tuple(session.execute(
+                select(func.count(), func.coalesce(func.sum(SuggestionCard.id * SuggestionCard.id
+                                                            + SuggestionCard.merged_into_id), 0))
+                .where(SuggestionCard.merged_into_id.is_not(None))).one())
             if self._index is None or merged != self._merged:
                 self._index, self._last_request, self._merged = self._fresh_index(), 0, merged
             index = self._index
@@ -232,12 +236,17 @@ class SuggestionIndex:
 
         threading.Thread(target=run, name="suggestion-fill", daemon=True).start()
 
+    def unmerged(self) -> None:
+        """A merge undone in this process: rebuild the index (from the stored vectors) at the next lookup."""
+        with self._lock:
+            self._index = None
+
     def merged(self, src: int, dst: int) -> None:
         """A merge made in this process: move the requests in the index instead of rebuilding it."""
         with self._lock:
             if self._index is not None and src in self._index:
                 self._index.merge(src, dst)
-                self._merged += 1
+                self._merged = (self._merged[0] + 1, self._merged[1] + src * src + dst)
 
     def similar(self, session, text: str, k: int = 3) -> list[tuple[int, float]]:
         """The ``k`` open cards most like ``text``; while ``behind``, among the requests indexed so far."""

@@ -28,6 +28,7 @@ TEXT_ACTIONS: dict[str, Callable[[Context, Actor, str], Reply]] = {
     "feedback.add": feedback.add_to_card,
     "feedback.new": feedback.create_new,
     "feedback.announce": feedback.announce,
+    "feedback.unmerge": feedback.unmerge,
 }
 
 

@@ -28,7 +28,8 @@ UNDO_USAGE = "undo <reply id>"
 QUIT_WORDS = ("quit", "exit")
 ASK_PROMPT = "  > "
 # a button's command typed later (`add 5:1` for "Add to #1"): word → the action id it clicks
-TYPED_BUTTONS = {"add": "feedback.add", "new": "feedback.new", "announce": "feedback.announce"}
+TYPED_BUTTONS = {"add": "feedback.add", "new": "feedback.new", "announce": "feedback.announce",
+                 "unmerge": "feedback.unmerge"}
 
 CONSOLE_HELP = (
     "In the console:\n"

@@ -165,7 +165,13 @@ async def test_merge_status_top_search_and_export_to_a_file(term, store, tmp_pat
     await term.type("feedback status 2 planned", "#2 · Invoice in PDF is now planned.")
     await term.type("feedback top billing", "#2 · Invoice in PDF · planned · 2 customers")
     await term.type("feedback search invoice", "#2 · Invoice in PDF")
-    await term.type("feedback merge 1 into 2", "Merged #1 into #2 · Invoice in PDF: 2 customers, each counted once.")
+    out = await term.type("feedback merge 1 into 2", "Merged #1 into #2 · Invoice in PDF: 2 customers, each counted once.")
+    undo = re.search(r"→ (unmerge \d+)", out).group(1)  # what the Undo button would do
+    await term.type(undo, "Undone: #1 · Dark mode is its own card again (no customer named yet); "
+                          "#2 · Invoice in PDF has 2 customers.")
+    assert store.cards()[1].merged_into_id is None
+    await term.type(undo, "This merge is undone already.")
+    await term.type("feedback merge 1 into 2", "Merged #1 into #2")
     assert store.cards()[1].merged_into_id == 2 and store.cards()[2].status == "planned"
 
     out = await term.type("feedback export", " written to ")

@@ -224,3 +224,43 @@ def test_top_takes_a_department_of_several_words(ctx):
     empty = registry.run_feedback(ctx, ANN, "top notch invoices")
     assert empty.text.startswith("No open suggestions for notch invoices.") and "/feedback log top" in empty.text
     assert len(cards(ctx)) == 1  # nothing was logged
+
+
+def test_a_merge_can_be_undone_by_who_made_it(ctx):
+    feedback.log(ctx, ANN, Draft("Dark mode for the dashboard", customers=("a@example.com",)))
+    feedback.log(ctx, ANN, Draft("Export invoices to CSV", customers=("b@example.com", "a@example.com")))
+    merged = registry.run_feedback(ctx, ANN, "merge 2 into 1")  # a slip: meant another card
+    (undo,) = merged.actions
+    assert undo.label == "Undo" and merged.text == "Merged #2 into #1 · Dark mode for the dashboard: 2 customers, " \
+        "each counted once."
+    # Carol's request arrives on #1 after the merge, and stays there
+    add_to_first_offer(ctx, BOB, Draft("A dark theme for the dashboard", customers=("carol@example.com",)))
+
+    refused = registry.run_action(ctx, BOB, undo.action_id, undo.value)
+    assert not refused.ok and refused.text == "Only the person who merged these cards can undo it."
+    assert cards(ctx)[2].merged_into_id == 1
+
+    done = registry.run_action(ctx, ANN, undo.action_id, undo.value)
+    assert done.ok and done.text == ("Undone: #2 · Export invoices to CSV is its own card again (2 customers); "
+                                     "#1 · Dark mode for the dashboard has 2 customers.")
+    assert cards(ctx)[2].merged_into_id is None
+    assert "Customers (2): b <b@example.com>, a <a@example.com>" in registry.run_feedback(ctx, ANN, "show 2").text
+    assert "Customers (2): a <a@example.com>, carol <carol@example.com>" in \
+        registry.run_feedback(ctx, ANN, "show 1").text
+    again = registry.run_action(ctx, ANN, undo.action_id, undo.value)
+    assert not again.ok and again.text == "This merge is undone already."
+    # the index follows: invoice feedback is offered #2 again, not #1
+    offer = feedback.log(ctx, BOB, Draft("Export my invoices as a spreadsheet"))
+    assert [b.value.split(":")[1] for b in offer.actions if b.action_id == "feedback.add"][0] == "2"
+
+
+def test_a_merge_is_not_undone_under_a_later_one(ctx):
+    for idea in ("Dark mode", "Export invoices to CSV", "Single sign-on with Okta"):
+        feedback.log(ctx, ANN, Draft(idea, customers=("a@example.com",)))
+    first = registry.run_feedback(ctx, ANN, "merge 1 into 2")
+    registry.run_feedback(ctx, ANN, "merge 2 into 3")
+    (undo,) = first.actions
+    refused = registry.run_action(ctx, ANN, undo.action_id, undo.value)
+    assert not refused.ok and refused.text == "#2 was merged into #3 since: undo that merge first."
+    assert (cards(ctx)[1].merged_into_id, cards(ctx)[2].merged_into_id) == (2, 3)
+    assert registry.run_action(ctx, ANN, "feedback.unmerge", "999").text == "There is no such merge to undo."

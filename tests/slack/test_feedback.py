@@ -74,6 +74,15 @@ async def test_create_new_from_the_offer_then_merge_and_statuses(stack):
     merged = await fb.answer(stack, "UANN", "merge 2 into 1")
     assert merged["text"].startswith("Merged #2 into #1 · Export invoices to CSV")
     assert "#2" not in (await fb.answer(stack, "UANN", "top"))["text"]
+    # the merge's Undo button: #2 is its own card again; then merged for good
+    action_id, value = fb.button(merged["blocks"], "Undo")
+    _, rid = await stack.click(action_id, value, "UANN", "1800000000.000009")
+    undone = await stack.response(rid)
+    assert undone["text"].startswith("Undone: #2 · Export my contacts to CSV is its own card again") and \
+        undone["replace_original"]
+    assert "#2 · Export my contacts to CSV" in (await fb.answer(stack, "UANN", "top"))["text"]
+    await fb.answer(stack, "UANN", "merge 2 into 1")
+    assert "#2" not in (await fb.answer(stack, "UANN", "top"))["text"]
 
     assert (await fb.answer(stack, "UANN", "status 1 planned"))["text"] == \
         "#1 · Export invoices to CSV is now planned."

@@ -272,6 +272,12 @@ async def test_merge_status_show_top_search(teams_stack):
     assert "#2 · Invoice in PDF · new · 2 customers" in billing and "Dark mode" not in billing
     merged = await command(s, ANN, "feedback merge 2 into 1")
     assert "Merged #2 into #1 · Dark mode: 2 customers, each counted once." in merged.text
+    # its Undo button puts #2 back; then merge for good
+    await s.submit(ANN, data_of(merged, "feedback.unmerge"), merged.new_id, thread=merged.thread)
+    (undone,) = await s.teams.wait_for("update", where=lambda c: c.activity_id == merged.new_id)
+    assert "Undone: #2 · Invoice in PDF is its own card again (2 customers)" in undone.text
+    assert cards(s)[2].merged_into_id is None and card_actions(undone.card) == []
+    merged = await command(s, ANN, "feedback merge 2 into 1")
     planned = await command(s, BOB, "feedback status 1 planned")
     assert "#1 · Dark mode is now planned." in planned.text
     assert cards(s)[1].status == "planned" and cards(s)[2].merged_into_id == 1
