@@ -411,14 +411,17 @@ def _recipients(session, card_id: int, outcome: str):
         key = (f"customer:{req.customer_email.lower()}" if req.customer_email
                else f"customer:name:{req.customer_name.strip().lower()}" if req.customer_name.strip()
                else f"customer:ticket:{ticket.id}")
-        person = people.setdefault(key, {"req": req, "tickets": []})
+        person = people.setdefault(key, {"req": req, "tickets": [], "told_as": set()})
+        if req.customer_email:
+            person["told_as"].add(f"customer:{req.customer_email}")  # the key before emails were lowercased
         if web:
             person["tickets"].append(ticket)
             person["req"] = req
     customers, webhooks, unreachable = {}, {}, []
     for key, person in people.items():
         # a customer told before under an older key (one per web-form ticket) is not told again
-        if key in already or any(f"webhook:{t.id}" in already for t in person["tickets"]):
+        if key in already or person["told_as"] & already or any(f"webhook:{t.id}" in already
+                                                              for t in person["tickets"]):
             continue
         if person["tickets"]:
             webhooks[key] = (max(person["tickets"], key=lambda t: t.id), person["req"])
