@@ -56,8 +56,11 @@ def _writable(session) -> bool:
     return not session.connection().get_execution_options().get("pitchin_read_only", False)
 
 
-def _insert_missing(session, rows: list[dict]) -> None:
-    """Insert vectors, leaving alone any another process stored first."""
+def _insert_missing(session, vectors: list[tuple[tuple[int, str], bytes]]) -> None:
+    """Insert ((request id, model), encoded vector) pairs, leaving alone any another process stored first."""
+    rows = [{"request_id": request_id, "model": model, "vector": blob} for (request_id, model), blob in vectors]
+    if not rows:
+        return
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -159,8 +162,7 @@ class SuggestionIndex:
     def _store(self, session) -> None:
         with self._pending:
             pending = list(self._unsaved.items())
-        _insert_missing(session, [{"request_id": request_id, "model": model, "vector": blob}
-                                  for (request_id, model), blob in pending])
+        _insert_missing(session, pending)
         with self._pending:
             for key, _ in pending:
                 self._unsaved.pop(key, None)
@@ -172,8 +174,7 @@ class SuggestionIndex:
         for start in range(0, len(pending), SAVE_BATCH):
             batch = pending[start:start + SAVE_BATCH]
             with db.transaction() as session:
-                _insert_missing(session, [{"request_id": request_id, "model": model, "vector": blob}
-                                          for (request_id, model), blob in batch])
+                _insert_missing(session, batch)
             with self._pending:
                 for key, _ in batch:
                     self._unsaved.pop(key, None)
@@ -216,7 +217,7 @@ class SuggestionIndex:
                 self.embedded += len(rows)
                 computed += len(rows)
                 with db.transaction() as session:
-                    _insert_missing(session, [{"request_id": request_id, "model": model, "vector": _encode(vector)}
+                    _insert_missing(session, [((request_id, model), _encode(vector))
                                               for (request_id, _, _), vector in zip(rows, vectors)])
                 after = rows[-1][0]
 
