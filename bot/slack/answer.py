@@ -26,7 +26,7 @@ async def tell(respond, reply: Reply) -> None:
 
 async def direct(client: AsyncWebClient, user_id: str, reply: Reply) -> None:
     """A message in the person's DM with Pitchin (posting to a user id lands there)."""
-    await client.chat_postMessage(channel=user_id, text=render.reply_text(reply)[: render.MESSAGE_LIMIT],
+    await client.chat_postMessage(channel=user_id, text=render.reply_text(reply),
                                   blocks=render.reply_blocks(reply))
 
 
@@ -52,7 +52,7 @@ async def hand_over(client: AsyncWebClient, user_id: str, reply: Reply) -> Reply
         dm = await client.conversations_open(users=user_id)
         await client.files_upload_v2(
             channel=dm["channel"]["id"], filename=name, title=name, content=content.encode("utf-8"),
-            initial_comment=reply.text,
+            initial_comment=render.reply_text(reply),
         )
     except SlackApiError as exc:
         error = exc.response.get("error") if exc.response is not None else "no answer"

@@ -70,7 +70,7 @@ class SlackChat:
             "chat.postMessage",
             channel=thread.channel,
             thread_ts=thread.thread_id,
-            text=render.escape(text)[: render.MESSAGE_LIMIT],
+            text=render.message_text(text),
             unfurl_links=False,
             unfurl_media=False,
             **kwargs,
@@ -89,4 +89,4 @@ class SlackChat:
 
     async def direct(self, tenant: str, user_id: str, text: str) -> None:
         """A message in the person's DM with Pitchin (the app's Messages tab)."""
-        await self._call("chat.postMessage", channel=user_id, text=render.escape(text)[: render.MESSAGE_LIMIT])
+        await self._call("chat.postMessage", channel=user_id, text=render.message_text(text))

@@ -7,7 +7,7 @@ import json
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack import answer, render
+from bot.slack import answer, plain, render
 from bot.slack.chat import PLATFORM, TENANT
 from bot.slack.inbound import People, action_user
 from handlers import feedback, registry, tickets
@@ -51,11 +51,6 @@ def customers_field(customers: tuple[str, ...]) -> str:
             c = f'"{name.strip()}" <{rest}' if bracket else f'"{c}"'
         out.append(c)
     return ", ".join(out)
-
-
-def unescape(text: str) -> str:
-    """Message text as Slack sends it (&lt; &gt; &amp;) → as the person wrote it."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def draft_from_view(view: dict) -> feedback.Draft:
@@ -140,7 +135,7 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
             ticket_id = await ctx.run(tickets.ticket_in_thread, ctx, ThreadRef(PLATFORM, TENANT, channel, root))
             if ticket_id is not None:
                 draft = await ctx.run(feedback.draft_for_ticket, ctx, ticket_id)
-        await open_form(client, shortcut["trigger_id"], draft, quote=unescape(message.get("text") or ""))
+        await open_form(client, shortcut["trigger_id"], draft, quote=await plain.plain_text(message.get("text") or "", people))
 
     app.shortcut({"type": "message_action", "callback_id": SHORTCUT})(on_shortcut)
 

@@ -21,6 +21,7 @@ class People:
         self.client = client
         self.ttl = ttl
         self._cache: dict[str, tuple[float, str, str | None]] = {}
+        self._channels: dict[str, tuple[float, str]] = {}
 
     async def actor(self, user_id: str, fallback_name: str = "") -> Actor:
         hit = self._cache.get(user_id)
@@ -36,6 +37,20 @@ class People:
             hit = (time.monotonic() + self.ttl, name, email)
             self._cache[user_id] = hit
         return Actor(PLATFORM, user_id, name=hit[1], email=hit[2], tenant=TENANT)
+
+    async def channel_name(self, channel_id: str) -> str:
+        """A channel's name from conversations.info, cached; its id when Slack will not say."""
+        hit = self._channels.get(channel_id)
+        if hit is None or hit[0] < time.monotonic():
+            name = channel_id
+            try:
+                name = ((await self.client.conversations_info(channel=channel_id)).get("channel") or {}).get(
+                    "name") or name
+            except SlackApiError:
+                pass  # a private channel the app is not in: the id is all there is
+            hit = (time.monotonic() + self.ttl, name)
+            self._channels[channel_id] = hit
+        return hit[1]
 
 
 def human_thread_message(event: dict, bot_user_id: str | None) -> tuple[ThreadRef, MessageRef, str] | None:

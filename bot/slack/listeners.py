@@ -8,7 +8,7 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.slack import answer, feedback as slack_feedback, render
+from bot.slack import answer, feedback as slack_feedback, plain, render
 from bot.slack.inbound import People, action_user, human_thread_message
 from handlers import feedback, registry, tickets
 from handlers.base import Reply
@@ -46,6 +46,8 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
         if ticket_id is None:
             return  # a thread in some other conversation: none of Pitchin's business
         actor = await people.actor(event["user"])
+        # the customer reads plain text: "our page (https://…)", "Bob", "a < b", never Slack's markup
+        text = await plain.plain_text(text, people)
         reply = await ctx.run(tickets.answer, ctx, actor, ticket_id, text, source)
         if reply is not None:
             await context.client.chat_postEphemeral(
@@ -67,7 +69,7 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
     app.command("/pitchin")(on_command)
 
     async def on_mention(event, say):
-        await say(text=registry.help_text("/pitchin "), thread_ts=event.get("thread_ts") or event.get("ts"))
+        await say(text=render.message_text(registry.help_text("/pitchin ")), thread_ts=event.get("thread_ts") or event.get("ts"))
 
     app.event("app_mention")(on_mention)
 

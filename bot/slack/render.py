@@ -4,6 +4,7 @@ Nothing else in the bot builds blocks."""
 from __future__ import annotations
 
 import json
+import re
 
 from handlers.base import Button, Card, PersonRef, Reply, Rich, When
 from handlers.feedback import IMPORTANCE
@@ -21,7 +22,9 @@ WHAT, CUSTOMERS, DEPARTMENT, IMPORTANCE_FIELD, QUOTE = "what", "customers", "dep
 
 
 def escape(text: str) -> str:
-    """Customer text is shown as written: no accidental @channel, links or formatting tricks."""
+    """Customer text is shown as written: no accidental @channel, links or formatting tricks.
+    Slack's formatting rules: only these three characters are control characters in message text.
+    Every neutral text passes here exactly once, inside this module; callers hand over plain words."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -40,8 +43,26 @@ def rich(parts: Rich) -> str:
     return "".join(out)
 
 
+# the unfinished end of an entity (&am) or of a token of ours (<@U12, <!date^…) at the end of a cut
+_OPEN_TAIL = re.compile(r"&[#0-9a-zA-Z]*$|<[^>]*$")
+
+
 def _clip(text: str, limit: int) -> str:
+    """Cut mrkdwn made here (escaped words, our own <@U…> and <!date…> tokens) to ``limit``, never
+    inside an entity or a token: half of "&amp;" shows as "&am", half of "<@U1>" as raw markup."""
+    if len(text) <= limit:
+        return text
+    return _OPEN_TAIL.sub("", text[: limit - 1]) + "…"
+
+
+def _clip_plain(text: str, limit: int) -> str:
+    """Cut a plain_text object's text (Slack shows it as is, nothing to keep whole)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def message_text(text: str) -> str:
+    """A neutral text (a thread post, a DM) as a message's top-level ``text``."""
+    return _clip(escape(text), MESSAGE_LIMIT)
 
 
 def button(b: Button) -> dict:
@@ -65,7 +86,7 @@ def button(b: Button) -> dict:
 
 def card_blocks(card: Card) -> list[dict]:
     blocks: list[dict] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(f"*{escape(card.title)}*", SECTION_LIMIT)}}
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_clip(escape(card.title), SECTION_LIMIT - 2)}*"}}
     ]
     if card.fields:
         blocks.append(
@@ -92,19 +113,25 @@ def card_blocks(card: Card) -> list[dict]:
 def card_text(card: Card) -> str:
     """The notification / fallback text of a card's message."""
     who = next((rich(v) for label, v in card.fields if label == "From"), "")
-    return _clip(f"{card.title} — from {who}" if who else card.title, 3000)
+    title = escape(card.title)
+    return _clip(f"{title} — from {who}" if who else title, SECTION_LIMIT)
+
+
+def _reply_mrkdwn(reply: Reply) -> str:
+    return rich(reply.rich) if reply.rich else escape(reply.text)
 
 
 def reply_blocks(reply: Reply) -> list[dict]:
-    text = rich(reply.rich) if reply.rich else reply.text
-    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}]
+    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn",
+                                                       "text": _clip(_reply_mrkdwn(reply), SECTION_LIMIT)}}]
     if reply.actions:
         blocks.append({"type": "actions", "elements": [button(b) for b in reply.actions]})
     return blocks
 
 
 def reply_text(reply: Reply) -> str:
-    return rich(reply.rich) if reply.rich else reply.text
+    """A Reply as a message's top-level ``text`` (the notification, and what shows without blocks)."""
+    return _clip(_reply_mrkdwn(reply), MESSAGE_LIMIT)
 
 
 def _plain(text: str) -> dict:
@@ -116,7 +143,7 @@ def _text_input(block_id: str, label: str, *, multiline: bool = False, optional:
     element: dict = {"type": "plain_text_input", "action_id": block_id, "multiline": multiline,
                      "max_length": INPUT_LIMIT}
     if initial:
-        element["initial_value"] = _clip(initial, INPUT_LIMIT)
+        element["initial_value"] = _clip_plain(initial, INPUT_LIMIT)
     if placeholder:
         element["placeholder"] = _plain(placeholder)
     block = {"type": "input", "block_id": block_id, "label": _plain(label), "optional": optional, "element": element}
@@ -162,7 +189,7 @@ def reply_view(reply: Reply, title: str = "Log feedback") -> dict:
     if reply.actions:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text":
                                                          "Nothing is logged until you choose."}]})
-    return {"type": "modal", "callback_id": FEEDBACK_OUTCOME, "title": _plain(_clip(title, 24)),
+    return {"type": "modal", "callback_id": FEEDBACK_OUTCOME, "title": _plain(_clip_plain(title, 24)),
             "close": _plain("Close"), "blocks": blocks}
 
 
@@ -172,7 +199,7 @@ def home_view(sections: list[tuple[str, str]]) -> dict:
         {"type": "section", "text": {"type": "mrkdwn", "text": "*Pitchin*: customer questions, answered by everyone."}}
     ]
     for heading, text in sections:
-        blocks.append({"type": "header", "text": _plain(_clip(heading, 150))})
+        blocks.append({"type": "header", "text": _plain(_clip_plain(heading, 150))})
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(escape(text), SECTION_LIMIT)}})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
         "Type `/pitchin help` for tickets, `/feedback` to log what a customer asked for.")}]})

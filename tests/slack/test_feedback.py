@@ -51,7 +51,7 @@ async def test_the_form_logs_a_card_and_a_similar_one_is_offered_and_added(any_s
     added = await fb.shown(stack, offer["id"], count=2)
     assert "Added to card #1 · Export invoices to CSV · new · 2 customers asked so far." in fb.texts(added["blocks"])
     shown = (await fb.answer(stack, "UANN", "show 1"))["text"]
-    assert "Customers (2): Carol <carol@example.com>, dan <dan@example.com>" in shown
+    assert "Customers (2): Carol &lt;carol@example.com&gt;, dan &lt;dan@example.com&gt;" in shown  # escaped for Slack
     assert "Ann logged for carol@example.com (important): “I need it for my accountant”" in shown
     assert stack.slack.violations == []
 
@@ -215,7 +215,7 @@ async def test_search_top_by_department_merge_and_declined_over_slack(any_stack)
     assert created.startswith("New card #3")
     await fb.answer(stack, "UANN", "merge 3 into 2")
     shown = (await fb.answer(stack, "UANN", "show 2"))["text"]
-    assert "Customers (2): Carol <carol@example.com>, dan <dan@example.com>" in shown
+    assert "Customers (2): Carol &lt;carol@example.com&gt;, dan &lt;dan@example.com&gt;" in shown  # escaped for Slack
     assert re.search(r"• \d{4}-\d{2}-\d{2} Bob logged for carol@example.com: Invoices as PDF files", shown), shown
 
     preview = await fb.answer(stack, "UANN", "status 2 declined Our accounting partner covers it.")

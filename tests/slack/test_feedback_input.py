@@ -4,6 +4,7 @@ nothing changes."""
 
 from __future__ import annotations
 
+from bot.slack.render import escape
 from handlers import feedback
 from tests.fakes.slack_api import view_submission_body
 from tests.slack import feedback_steps as fb
@@ -40,7 +41,7 @@ async def test_bad_commands_answer_with_the_usage_line_and_change_nothing(stack)
     assert "#1 · Dark mode for the dashboard · new" in before and "#2 · Search by invoice number · new" in before
     for typed, why, usage in CASES:
         told = await fb.answer(stack, "UANN", typed)
-        assert told["text"] == f"{why}\nUsage: {usage}", typed
+        assert told["text"] == escape(f"{why}\nUsage: {usage}"), typed  # as Slack shows it: <card> literally
         assert told["response_type"] == "ephemeral"
     assert (await fb.answer(stack, "UANN", "top"))["text"] == before
     assert "Status: new" in (await fb.answer(stack, "UANN", "show 1"))["text"]

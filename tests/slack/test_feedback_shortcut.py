@@ -37,9 +37,9 @@ async def test_the_shortcut_in_a_ticket_thread_fills_in_the_customer_and_links_t
     done = await fb.shown(stack, form["id"])
     assert "New card #1 · Export invoices to CSV · new · 1 customer asked so far." in fb.texts(done["blocks"])
     shown = (await fb.answer(stack, "UANN", "show 1"))["text"]
-    assert f"Customers (1): {CAROL}" in shown
+    assert "Customers (1): Carol Customer &lt;carol@example.com&gt;" in shown  # escaped for Slack
     assert f"  from ticket #{ticket}" in shown.splitlines()
-    assert "“note: she also asked for a <monthly> export, & soon”" in shown
+    assert "“note: she also asked for a &lt;monthly&gt; export, &amp; soon”" in shown
     assert stack.slack.violations == []
 
 
@@ -78,7 +78,7 @@ async def test_the_ticket_cards_log_feedback_button_opens_the_form_for_its_custo
                                           "customers": f"{CAROL}, dan@example.com", "importance": "blocker"})
     await fb.shown(stack, form["id"])
     shown = (await fb.answer(stack, "UANN", "show 1"))["text"]
-    assert f"Customers (2): {CAROL}, dan <dan@example.com>" in shown and "(blocker)" in shown
+    assert "Customers (2): Carol Customer &lt;carol@example.com&gt;, dan &lt;dan@example.com&gt;" in shown and "(blocker)" in shown
     assert shown.count(f"from ticket #{ticket}") == 2
 
 

@@ -163,6 +163,6 @@ async def test_slash_command_lists_and_claims(stack):
     listing = await stack.response(rid)
     assert f"#{body['ticket_id']} · Double charge" in listing["text"] and listing["response_type"] == "ephemeral"
     _, rid = await stack.command("UANN", "claim nine")
-    assert "Usage: /pitchin claim <ticket number>" in (await stack.response(rid))["text"]
+    assert "Usage: /pitchin claim &lt;ticket number&gt;" in (await stack.response(rid))["text"]
     _, rid = await stack.command("UANN", f"claim {body['ticket_id']}")
     assert "You claimed" in (await stack.response(rid))["text"]
