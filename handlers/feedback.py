@@ -544,8 +544,19 @@ def search(ctx: Context, words: str) -> Reply:
         + ([still] if still else [])))
 
 
+# a spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection"):
+# "=HYPERLINK(…)" typed by a customer would become a live link, or worse, in an employee's Excel
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert_cell(value):
+    """A text cell a spreadsheet shows as written: a leading ' keeps a formula a string."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def export_csv(ctx: Context) -> str:
-    """Every request with its card, one row each: open it in a spreadsheet."""
+    """Every request with its card, one row each: open it in a spreadsheet. Text cells that a
+    spreadsheet would run as a formula get a leading ' (customers and employees typed them)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["card", "title", "status", "department", "customer_email", "customer_name", "importance",
@@ -556,9 +567,9 @@ def export_csv(ctx: Context) -> str:
                                .order_by(SuggestionCard.id, SuggestionRequest.id)).all()
         people = repos.person_refs(session, [r.logged_by_id for r, _ in rows])
     for r, c in rows:
-        writer.writerow([c.id, c.title, c.status, c.department, r.customer_email or "", r.customer_name,
-                         r.importance, r.text, r.quote, r.ticket_id or "", name_of(people.get(r.logged_by_id)),
-                         r.created_at.strftime("%Y-%m-%d %H:%M")])
+        writer.writerow([_inert_cell(cell) for cell in (
+            c.id, c.title, c.status, c.department, r.customer_email or "", r.customer_name, r.importance, r.text,
+            r.quote, r.ticket_id or "", name_of(people.get(r.logged_by_id)), r.created_at.strftime("%Y-%m-%d %H:%M"))])
     return out.getvalue()
 
 

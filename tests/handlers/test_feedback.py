@@ -117,6 +117,25 @@ def test_status_words_top_by_department_search_and_export(ctx):
     assert rows[-1]["quote"] == "I need a PDF for my accountant" and rows[-1]["logged_by"] == "Ann"
 
 
+@pytest.mark.parametrize("start", ["=", "+", "-", "@"])
+def test_export_keeps_a_cell_that_looks_like_a_formula_text(ctx, start):
+    feedback.log(ctx, ANN, Draft(f"{start}HYPERLINK(\"https://evil.example\",\"Verify\")",
+                                 customers=(f"{start}Eve",), department=f"{start}1+1", quote=f"{start}cmd|' /C calc'!A0"))
+    (row,) = csv.DictReader(io.StringIO(registry.run_feedback(ctx, ANN, "export").file[1]))
+    assert row["title"] == f"'{start}HYPERLINK(\"https://evil.example\",\"Verify\")"
+    assert (row["customer_name"], row["department"]) == (f"'{start}Eve", f"'{start}1+1")
+    assert row["quote"] == f"'{start}cmd|' /C calc'!A0"
+    assert (row["card"], row["logged_by"], row["customer_email"]) == ("1", "Ann", "")  # the rest as it was
+
+
+@pytest.mark.parametrize("start", ["\t", "\r"])
+def test_export_keeps_a_cell_starting_with_a_tab_or_return_text(ctx, start):
+    # what a person writes is stripped when logged; the department is kept as typed
+    feedback.log(ctx, ANN, Draft("Dark mode", department=f"{start}=1+1"))
+    (row,) = csv.DictReader(io.StringIO(registry.run_feedback(ctx, ANN, "export").file[1]))
+    assert row["department"] == f"'{start}=1+1" and row["title"] == "Dark mode"
+
+
 def test_feedback_from_a_ticket_attaches_its_customer(ctx):
     ticket = tickets.intake(ctx, InboundMessage(
         source="email", external_key="email:<t1@x>", sender_email="zoe@example.com", sender_name="Zoe",

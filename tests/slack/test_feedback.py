@@ -124,6 +124,22 @@ async def test_export_arrives_as_a_csv_file_in_the_persons_dm(stack):
     assert stack.slack.violations == []
 
 
+async def test_exported_cells_that_a_spreadsheet_would_run_stay_text(stack):
+    name_people(stack)
+    await fb.log_with_form(stack, "UANN", {"what": '=HYPERLINK("https://evil.example","Verify")',
+                                           "customers": "@SUM(A1:A9), -2+3@evil.example", "department": "+Ops",
+                                           "quote": "-1 for the old way"})
+    await fb.answer(stack, "UANN", "export")
+    (upload,) = stack.slack.calls_to("files.getUploadURLExternal")
+    rows = list(csv.DictReader(io.StringIO(stack.slack.files[upload.response["file_id"]].text)))
+    assert [(r["title"], r["customer_email"], r["customer_name"], r["department"], r["quote"]) for r in rows] == [
+        ("'=HYPERLINK(\"https://evil.example\",\"Verify\")", "", "'@SUM(A1:A9)", "'+Ops", "'-1 for the old way"),
+        ("'=HYPERLINK(\"https://evil.example\",\"Verify\")", "'-2+3@evil.example", "'-2+3", "'+Ops",
+         "'-1 for the old way"),
+    ]
+    assert [(r["card"], r["logged_by"]) for r in rows] == [("1", "Ann"), ("1", "Ann")]
+
+
 async def test_export_that_slack_refuses_says_so(stack):
     stack.slack.fail("files.getUploadURLExternal", status=200, error="missing_scope")
     told = await fb.answer(stack, "UANN", "export")
