@@ -17,21 +17,22 @@ from handlers.base import Actor, MessageRef, Reply
 from handlers.context import Context
 
 PREFIX = "@Pitchin "
+# shown literally (render.reply_card: a reply is never read as markdown), so plain words and quotes
 GREETING = (
     "Hi, I'm Pitchin: customer emails and web-form messages become tickets here that anyone can claim "
-    "and answer.\n\nTo start, say **@Pitchin tickets here** in the channel where tickets should go. "
-    "**@Pitchin help** lists everything I understand."
+    "and answer.\n\nTo start, say “@Pitchin tickets here” in the channel where tickets should go. "
+    "“@Pitchin help” lists everything I understand."
 )
 
 
 def help_text() -> str:
     lines = ["Pitchin commands (in a channel, start with @Pitchin):",
-             "- **tickets here**: post new tickets in this channel"]
-    lines += [f"- **{c.usage}**: {c.help}" for c in registry.COMMANDS.values()]
-    lines += ["- **feedback <what the customer wants>**: log a suggestion (alone: the form); "
-              "**feedback help** lists merge, status, show, top, search and export",
-              "Answer a ticket in its replies; start with `note:` to keep a message internal.",
-              "On any message: … → More actions → **Log as feedback**."]
+             "- tickets here: post new tickets in this channel"]
+    lines += [f"- {c.usage}: {c.help}" for c in registry.COMMANDS.values()]
+    lines += ["- feedback <what the customer wants>: log a suggestion (alone: the form); "
+              "“feedback help” lists merge, status, show, top, search and export",
+              "Answer a ticket in its replies; start with “note:” to keep a message internal.",
+              "On any message: … → More actions → Log as feedback."]
     return "\n".join(lines)
 
 
@@ -171,7 +172,7 @@ class PitchinBot(ActivityHandler):
     async def _tickets_here(self, turn_context: TurnContext, actor: Actor) -> Reply:
         activity = turn_context.activity
         if not in_channel(activity):
-            return Reply("Say `@Pitchin tickets here` in the team channel where tickets should go.", ok=False)
+            return Reply("Say “@Pitchin tickets here” in the team channel where tickets should go.", ok=False)
         channel, _ = split_conversation(activity.conversation.id)
         reference = TurnContext.get_conversation_reference(activity)
         reference.activity_id, reference.user = None, None

@@ -66,6 +66,7 @@ def _clip(text: str, limit: int = TEXT_LIMIT) -> str:
 
 
 def _text(text: str, **style) -> dict:
+    """Markdown: only for Pitchin's own words and mentions (<at>…</at> works only in a TextBlock)."""
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
@@ -80,6 +81,12 @@ def _verbatim(*runs: tuple[str, dict], **style) -> dict:
     block_style = {k: v for k, v in style.items() if k not in _RUN_STYLE}
     inlines = [{"type": "TextRun", "text": text, **run_style, **extra} for text, extra in runs]
     return {"type": "RichTextBlock", "inlines": inlines, **block_style}
+
+
+def _words(text: str, **style) -> dict:
+    """A neutral text (a Reply, a delivery note, a refusal) shown literally: it may quote a customer,
+    a subject or a mail server's answer, so it is never read as markdown."""
+    return _verbatim((_clip(text), {}), **style)
 
 
 def _field(label: str, value: Rich, drawn: Drawn) -> dict:
@@ -108,7 +115,7 @@ def action(b: Button) -> dict:
     if not b.confirm:
         return submit
     return {"type": "Action.ShowCard", "title": b.label,
-            "card": {"type": "AdaptiveCard", "body": [_text(b.confirm)], "actions": [submit]}}
+            "card": {"type": "AdaptiveCard", "body": [_words(b.confirm)], "actions": [submit]}}
 
 
 def _card(body: list[dict], actions: list[dict], drawn: Drawn) -> dict:
@@ -137,18 +144,25 @@ def ticket_card(card: Card) -> dict:
 
 
 def reply_card(reply: Reply, to: tuple[str, str] | None = None) -> dict:
-    """What a person is told (their reply's Undo note, a refusal …), addressed to them by mention."""
+    """What a person is told (their reply's Undo note, a refusal, a list …), addressed to them by mention.
+    A Rich reply (the core's words around people) is a TextBlock, for its mentions; a text reply may
+    hold anything a customer wrote, so it is a TextRun under the mention."""
     drawn = Drawn()
+    to_them = ""
     if to is not None:
         drawn.mentions[to[0]] = to[1]
-    said = drawn.rich(reply.rich) if reply.rich else reply.text
-    text = f"<at>{to[1]}</at> {said}" if to is not None else said
-    return _card([_text(_clip(text))], [action(b) for b in reply.actions], drawn)
+        to_them = f"<at>{to[1]}</at>"
+    if reply.rich:
+        body = [_text(_clip(f"{to_them} {drawn.rich(reply.rich)}".strip()))]
+    else:
+        body = ([_text(to_them)] if to_them else []) + [_words(reply.text, spacing="None")]
+    return _card(body, [action(b) for b in reply.actions], drawn)
 
 
 def delivery_card(mark: DeliveryMark) -> dict:
-    """A reply's Undo note, redrawn once the reply went out (or could not): no more Undo."""
-    return _card([_text(mark.text or DEFAULT_MARKS[mark.state])], [], Drawn())
+    """A reply's Undo note, redrawn once the reply went out (or could not): no more Undo. The words
+    may quote the customer's mail server, so they are shown literally."""
+    return _card([_words(mark.text or DEFAULT_MARKS[mark.state])], [], Drawn())
 
 
 DEFAULT_MARKS = {
@@ -190,7 +204,7 @@ def feedback_form(draft: Draft, error: str = "") -> dict:
     """The feedback form: what the customer wants (required), customers, department, importance, quote."""
     body: list[dict] = []
     if error:
-        body.append(_text(error, color="Attention", weight="Bolder"))
+        body.append(_words(error, color="Attention", weight="Bolder"))
     if draft.ticket_id:
         body.append(_text(f"From ticket #{draft.ticket_id}: its customer is filled in.", isSubtle=True, size="Small"))
     body += [
@@ -216,7 +230,7 @@ def dialog_card(reply: Reply) -> dict:
     done = {"type": "Action.Submit", "title": "Done" if reply.ok and not reply.actions else "Cancel",
             "data": {"form": CLOSE}}
     color = {} if reply.ok else {"color": "Attention"}
-    return _card([_text(_clip(reply.text), **color)], [action(b) for b in reply.actions] + [done], Drawn())
+    return _card([_words(reply.text, **color)], [action(b) for b in reply.actions] + [done], Drawn())
 
 
 def dialog(card: dict, title: str = FORM_TITLE, height: str = "large") -> TaskModuleContinueResponse:

@@ -178,7 +178,7 @@ async def test_the_form_from_a_ticket_card_logs_and_offers_duplicates_in_the_dia
 
     # an empty "what": the same form again, as typed, with what is missing; nothing logged
     again = dialog_card(await invoke(s, s.acts.task_submit(ANN, submit_data(form), {**typed, "text": "  "}, root)))
-    assert "Say what the customer wants." in card_text(again) and again["body"][0]["color"] == "Attention"
+    assert "Say what the customer wants." in card_text(again) and again["body"][0]["inlines"][0]["color"] == "Attention"
     assert inputs(again)["customers"]["value"] == typed["customers"]
     assert inputs(again)["department"]["value"] == "Billing"
     assert cards(s) == {}
