@@ -20,7 +20,9 @@ log = logging.getLogger("pitchin.teams")
 PLATFORM = "teams"
 # a channel message's conversation id is "<channel id>;messageid=<id of the thread's first message>"
 THREAD_MARK = ";messageid="
-_OTHER_MENTION = re.compile(r"<at>(.*?)</at>", re.IGNORECASE)
+# Teams sends what a person wrote as HTML once it has any formatting, a link or a mention in it
+_LOOKS_HTML = re.compile(r"</?(?:p|div|br|a|b|i|u|s|em|strong|span|at|ul|ol|li|h[1-6]|blockquote|pre|code|strike|del"
+                         r"|img|table|tr|td|th)\b[^>]*>|&(?:[a-z]+|#\d+|#x[0-9a-f]+);", re.IGNORECASE)
 
 
 def split_conversation(conversation_id: str) -> tuple[str, str | None]:
@@ -77,8 +79,9 @@ def mentions_bot(activity: Activity) -> bool:
 
 
 def clean_text(activity: Activity) -> str:
-    """What a person wrote, without the `<at>Pitchin</at>` that addressed the bot (it must never
-    reach a customer); other people's mentions become their plain names.
+    """What a person wrote, as plain text (it may go to a customer): without the `<at>Pitchin</at>`
+    that addressed the bot; other people's mentions become their plain names, links
+    "label (address)", entities characters, paragraphs and line breaks new lines.
 
     Not botbuilder's TurnContext.remove_recipient_mention: it deletes the bot's name wherever it
     appears ("Pitchin will email you" loses a word) and misses a mention entity without a "text"."""
@@ -86,7 +89,7 @@ def clean_text(activity: Activity) -> str:
     for mention in _bot_mentions(activity):
         tag = mention.get("text") or f"<at>{(mention.get('mentioned') or {}).get('name', '')}</at>"
         text = text.replace(tag, "")
-    return _OTHER_MENTION.sub(r"\1", text).strip()
+    return html_text(text) if _LOOKS_HTML.search(text) else text.strip()
 
 
 def command_words(text: str) -> str:
@@ -151,17 +154,31 @@ class _Text(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self._links: list[tuple[str, int]] = []  # open <a>: its address, where its label starts in parts
 
     def handle_starttag(self, tag, attrs):
         if tag in _BLOCKS:
             self.parts.append("\n")
+        elif tag == "a":
+            self._links.append((dict(attrs).get("href") or "", len(self.parts)))
 
     def handle_endtag(self, tag):
         if tag in _BLOCKS:
             self.parts.append("\n")
+        elif tag == "a" and self._links:
+            self.parts.append(_address_after("".join(self.parts[self._links[-1][1]:]).strip(), self._links.pop()[0]))
 
     def handle_data(self, data):
         self.parts.append(data)
+
+
+def _address_after(label: str, href: str) -> str:
+    """A link's address, shown after its label so the reader sees where it goes (nothing when the
+    label says it already)."""
+    address = href.removeprefix("mailto:")
+    if not address or address in label:
+        return ""
+    return f" ({address})" if label else address
 
 
 def html_text(html: str) -> str:

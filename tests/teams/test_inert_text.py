@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tests.fakes.teams_connector import card_actions
 from tests.stack import raw_mail
-from tests.teams.stack import ANN
+from tests.teams.stack import ANN, BOB, start_teams_stack, stop_teams_stack
 from tests.teams.test_feedback import command, data_of, dialog_card, invoke, submit_data
 
 LINK = "[verify](https://evil.example/login)"
@@ -72,3 +72,41 @@ async def test_a_delivery_note_quotes_the_mail_server_literally(teams_stack):
     (failed,) = await s.teams.wait_for("update", where=lambda c: c.activity_id == undo.new_id)
     assert "Not delivered to carol@example.com" in failed.text
     assert_literal("the delivery note", failed.card)
+
+
+async def test_a_teams_reply_in_html_reaches_the_customer_as_plain_text(teams_stack):
+    s = teams_stack
+    await s.choose_channel()
+    await s.post_email(raw_mail())
+    root = (await s.ticket()).new_id
+    # what Teams sends for a formatted reply that links a page and mentions a colleague
+    said = s.acts.message(ANN, "", thread=root)
+    said["text"] = ('<p>a &lt; b &amp; c, see <a href="https://acme.test/help">our help page</a> or '
+                    '<a href="https://acme.test">https://acme.test</a>, ask <at>Bob Builder</at>.</p>'
+                    '<p>Thanks,<br><b>Ann</b></p>')
+    said["entities"] = [{"type": "mention", "text": "<at>Bob Builder</at>",
+                         "mentioned": {"id": BOB[0], "name": BOB[1]}}]
+    status, _ = await s.send(said)
+    assert status in (200, 201)
+    (mail,) = await s.smtp.wait_for(1)
+    assert ("a < b & c, see our help page (https://acme.test/help) or https://acme.test, ask Bob Builder.\n"
+            "Thanks,\nAnn") in mail.text
+    assert "&lt;" not in mail.text and "<p>" not in mail.text and "<at>" not in mail.text
+
+
+async def test_a_reply_written_on_one_platform_reads_plainly_on_the_other(sqlite_url):
+    s = await start_teams_stack(sqlite_url, with_slack=True)
+    try:
+        s.slack.set_user("UBOB", "Bob Builder", "bob@acme.test")
+        s.slack.set_user("U2", "Cat Slack", "cat@acme.test")
+        await s.choose_channel()
+        _, body = await s.post_email(raw_mail())
+        slack_ts = (await s.ticket_post()).response["ts"]
+        root = (await s.ticket()).new_id
+        await s.click("ticket.claim", str(body["ticket_id"]), "UBOB", slack_ts)
+        await s.say_in_thread("UBOB", "a &lt; b, see <https://acme.test/help|our help page>, ask <@U2>", slack_ts)
+        (notice,) = await s.teams.wait_for("send", where=lambda c: c.thread == root and "answered" in c.text)
+        assert notice.text.endswith("a < b, see our help page (https://acme.test/help), ask Cat Slack")
+        assert notice.body["textFormat"] == "plain"
+    finally:
+        await stop_teams_stack(s)
