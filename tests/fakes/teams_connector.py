@@ -144,6 +144,17 @@ def card_actions(card: dict | None) -> list[dict]:
     return found
 
 
+def text_blocks(node) -> list[dict]:
+    """Every TextBlock (read as markdown by Teams) and RichTextBlock (TextRuns, shown as written) in a
+    card, confirmation cards included."""
+    if isinstance(node, dict):
+        own = [node] if node.get("type") in ("TextBlock", "RichTextBlock") else []
+        return own + [b for value in node.values() for b in text_blocks(value)]
+    if isinstance(node, list):
+        return [b for value in node for b in text_blocks(value)]
+    return []
+
+
 class FakeConnector:
     def __init__(self) -> None:
         self.calls: list[Call] = []

@@ -5,7 +5,7 @@ answers, dialogs and delivery notes put it in TextRuns (a TextBlock reads markdo
 
 from __future__ import annotations
 
-from tests.fakes.teams_connector import card_actions
+from tests.fakes.teams_connector import card_actions, text_blocks
 from tests.stack import raw_mail
 from tests.teams.stack import ANN, BOB, start_teams_stack, stop_teams_stack
 from tests.teams.test_feedback import command, data_of, dialog_card, invoke, submit_data
@@ -14,22 +14,18 @@ LINK = "[verify](https://evil.example/login)"
 EVIL = f"**URGENT** {LINK} _now_"
 
 
-def blocks(node):
-    if isinstance(node, dict):
-        if node.get("type") in ("TextBlock", "RichTextBlock"):
-            yield node
-        for value in node.values():
-            yield from blocks(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from blocks(value)
+async def a_ticket(s) -> str:
+    """Carol's email as a ticket card in the support channel; the id of its thread."""
+    await s.choose_channel()
+    await s.post_email(raw_mail())
+    return (await s.ticket()).new_id
 
 
 def assert_literal(where: str, card: dict, shown: str = LINK) -> None:
     """``shown`` is in a TextRun of ``card`` and in no TextBlock (the only place Teams reads markdown)."""
-    markdown = [b["text"] for b in blocks(card) if b["type"] == "TextBlock"]
+    markdown = [b["text"] for b in text_blocks(card) if b["type"] == "TextBlock"]
     assert not [t for t in markdown if "evil.example" in t], f"{where}: markdown with the link: {markdown}"
-    runs = [run["text"] for b in blocks(card) if b["type"] == "RichTextBlock" for run in b["inlines"]]
+    runs = [run["text"] for b in text_blocks(card) if b["type"] == "RichTextBlock" for run in b["inlines"]]
     assert any(shown in run for run in runs), f"{where}: {shown!r} not shown literally in {runs}"
 
 
@@ -43,7 +39,7 @@ async def test_list_feedback_answers_and_dialogs_show_customer_text_literally(te
 
     listing = await command(s, ANN, "list")
     assert_literal("@Pitchin list", listing.card, f"#{ticket} · {EVIL}")
-    assert f"<at>{ANN[1]}</at>" in [b["text"] for b in blocks(listing.card) if b["type"] == "TextBlock"]
+    assert f"<at>{ANN[1]}</at>" in [b["text"] for b in text_blocks(listing.card) if b["type"] == "TextBlock"]
     assert listing.card["msteams"]["entities"][0]["mentioned"]["id"] == ANN[0]  # Ann is still notified
 
     # the feedback form from the ticket card: the customer's words go into the card and the dialog's answer
@@ -62,10 +58,7 @@ async def test_list_feedback_answers_and_dialogs_show_customer_text_literally(te
 
 async def test_a_delivery_note_quotes_the_mail_server_literally(teams_stack):
     s = teams_stack
-    await s.choose_channel()
-    await s.post_email(raw_mail())
-    root = (await s.ticket()).new_id
-    await s.submit(ANN, data_of(await s.ticket(), "ticket.claim"), root)
+    root = await a_ticket(s)  # Ann's reply claims it: the first replier does
     s.smtp.reject("carol@example.com", 550, f"5.1.1 {EVIL}")
     said = await s.say(ANN, "Refund issued.", thread=root)
     (undo,) = await s.teams.wait_for("reply", where=lambda c: c.activity_id == said["id"])
@@ -76,9 +69,7 @@ async def test_a_delivery_note_quotes_the_mail_server_literally(teams_stack):
 
 async def test_a_teams_reply_in_html_reaches_the_customer_as_plain_text(teams_stack):
     s = teams_stack
-    await s.choose_channel()
-    await s.post_email(raw_mail())
-    root = (await s.ticket()).new_id
+    root = await a_ticket(s)
     # what Teams sends for a formatted reply that links a page and mentions a colleague
     said = s.acts.message(ANN, "", thread=root)
     said["text"] = ('<p>a &lt; b &amp; c, see <a href="https://acme.test/help">our help page</a> or '

@@ -4,7 +4,7 @@ the real database."""
 
 from __future__ import annotations
 
-from tests.fakes.teams_connector import GENERAL, SUPPORT, card_actions, card_text
+from tests.fakes.teams_connector import GENERAL, SUPPORT, card_actions, card_text, text_blocks
 from tests.stack import LaterClock, raw_mail
 from tests.teams.stack import ANN, BOB, start_teams_stack, stop_teams_stack
 
@@ -103,23 +103,13 @@ async def test_what_a_customer_wrote_is_shown_as_written_never_as_markdown(teams
     assert status == 202
     posted = await s.ticket()
 
-    def blocks(node):
-        if isinstance(node, dict):
-            if node.get("type") in ("TextBlock", "RichTextBlock"):
-                yield node
-            for value in node.values():
-                yield from blocks(value)
-        elif isinstance(node, list):
-            for value in node:
-                yield from blocks(value)
-
-    markdown = " ".join(b["text"] for b in blocks(posted.card) if b["type"] == "TextBlock")
+    markdown = " ".join(b["text"] for b in text_blocks(posted.card) if b["type"] == "TextBlock")
     assert "phish.example" not in markdown and "URGENT" not in markdown and "_now_" not in markdown
-    runs = [run["text"] for b in blocks(posted.card) if b["type"] == "RichTextBlock" for run in b["inlines"]]
+    runs = [run["text"] for b in text_blocks(posted.card) if b["type"] == "RichTextBlock" for run in b["inlines"]]
     assert any(subject in run for run in runs)
     assert any("[Bank](https://phish.example)" in run for run in runs)
     assert any("[your invoice](https://phish.example/pay)" in run and "- two _now_" in run for run in runs)
-    assert all(run["type"] == "TextRun" for b in blocks(posted.card) if b["type"] == "RichTextBlock"
+    assert all(run["type"] == "TextRun" for b in text_blocks(posted.card) if b["type"] == "RichTextBlock"
                for run in b["inlines"])
     assert "Received:" in markdown  # the time stays a TextBlock: the client shows it in the reader's zone
 
