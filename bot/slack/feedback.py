@@ -135,7 +135,8 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
             ticket_id = await ctx.run(tickets.ticket_in_thread, ctx, ThreadRef(PLATFORM, TENANT, channel, root))
             if ticket_id is not None:
                 draft = await ctx.run(feedback.draft_for_ticket, ctx, ticket_id)
-        await open_form(client, shortcut["trigger_id"], draft, quote=await plain.plain_text(message.get("text") or "", people))
+        quote = await plain.plain_text(message.get("text") or "", people)  # as the person wrote it
+        await open_form(client, shortcut["trigger_id"], draft, quote=quote)
 
     app.shortcut({"type": "message_action", "callback_id": SHORTCUT})(on_shortcut)
 

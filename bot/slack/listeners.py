@@ -69,7 +69,8 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
     app.command("/pitchin")(on_command)
 
     async def on_mention(event, say):
-        await say(text=render.message_text(registry.help_text("/pitchin ")), thread_ts=event.get("thread_ts") or event.get("ts"))
+        await say(text=render.message_text(registry.help_text("/pitchin ")),
+                  thread_ts=event.get("thread_ts") or event.get("ts"))
 
     app.event("app_mention")(on_mention)
 

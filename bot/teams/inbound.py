@@ -166,7 +166,8 @@ class _Text(HTMLParser):
         if tag in _BLOCKS:
             self.parts.append("\n")
         elif tag == "a" and self._links:
-            self.parts.append(_address_after("".join(self.parts[self._links[-1][1]:]).strip(), self._links.pop()[0]))
+            href, start = self._links.pop()
+            self.parts.append(_address_after("".join(self.parts[start:]).strip(), href))
 
     def handle_data(self, data):
         self.parts.append(data)

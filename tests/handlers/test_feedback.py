@@ -119,8 +119,8 @@ def test_status_words_top_by_department_search_and_export(ctx):
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@"])
 def test_export_keeps_a_cell_that_looks_like_a_formula_text(ctx, start):
-    feedback.log(ctx, ANN, Draft(f"{start}HYPERLINK(\"https://evil.example\",\"Verify\")",
-                                 customers=(f"{start}Eve",), department=f"{start}1+1", quote=f"{start}cmd|' /C calc'!A0"))
+    feedback.log(ctx, ANN, Draft(f"{start}HYPERLINK(\"https://evil.example\",\"Verify\")", customers=(f"{start}Eve",),
+                                 department=f"{start}1+1", quote=f"{start}cmd|' /C calc'!A0"))
     (row,) = csv.DictReader(io.StringIO(registry.run_feedback(ctx, ANN, "export").file[1]))
     assert row["title"] == f"'{start}HYPERLINK(\"https://evil.example\",\"Verify\")"
     assert (row["customer_name"], row["department"]) == (f"'{start}Eve", f"'{start}1+1")

@@ -78,7 +78,8 @@ async def test_the_ticket_cards_log_feedback_button_opens_the_form_for_its_custo
                                           "customers": f"{CAROL}, dan@example.com", "importance": "blocker"})
     await fb.shown(stack, form["id"])
     shown = (await fb.answer(stack, "UANN", "show 1"))["text"]
-    assert "Customers (2): Carol Customer &lt;carol@example.com&gt;, dan &lt;dan@example.com&gt;" in shown and "(blocker)" in shown
+    assert "Customers (2): Carol Customer &lt;carol@example.com&gt;, dan &lt;dan@example.com&gt;" in shown
+    assert "(blocker)" in shown
     assert shown.count(f"from ticket #{ticket}") == 2
 
 

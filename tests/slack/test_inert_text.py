@@ -107,8 +107,8 @@ async def test_long_text_is_cut_between_entities_never_inside_one(stack):
 
 async def test_feedback_show_top_search_home_and_dm_keep_customer_markup_inert(stack):
     stack.slack.set_user("UANN", "Ann", "ann@acme.test")
-    done = await fb.log_with_form(stack, "UANN", {"what": f"Export {EVIL}", "customers": "<@UEVIL> Eve, eve@example.com",
-                                                  "quote": f"I need {EVIL}"})
+    done = await fb.log_with_form(stack, "UANN", {"what": f"Export {EVIL}", "quote": f"I need {EVIL}",
+                                                  "customers": "<@UEVIL> Eve, eve@example.com"})
     assert f"New card #1 · Export {SHOWN}" in fb.texts(done["blocks"])
     assert_inert("the form's outcome", json.dumps(done, ensure_ascii=False))
 
