@@ -18,7 +18,9 @@ from tests.slack.test_bad_input import counts
 from tests.stack import TOKEN, LaterClock, start_stack, stop_stack
 
 HOOK_SECRET = "form-backend-shares-this"
-PUBLIC = "93.184.215.14"  # a public address the stub may answer; nothing ever connects to it
+# a public address the stub may answer at intake, which only looks it up; a stub answers only
+# loopback addresses when a reply goes out, so even a broken check could not reach past this machine
+PUBLIC = "93.184.215.14"
 
 
 @pytest.fixture
@@ -140,18 +142,37 @@ async def test_without_a_webhook_secret_reply_urls_are_refused_not_signed_with_t
 # ---------------------------------------------------------------- refused at delivery
 
 
+async def store_web_ticket(stack, reply_url: str) -> None:
+    """A web-form ticket stored without /intake/messages' checks (as an older version, or another
+    door, could have stored it): the delivery worker must check on its own."""
+    message = InboundMessage(source="web", external_key="web:old-form-1", sender_email="dan@example.com",
+                             sender_name="Dan", subject="Where is my order?", text="Where is my order?",
+                             received_at=utcnow(), reply_url=reply_url)
+    await stack.pitchin.db.run(tickets.intake, stack.pitchin.ctx, message)
+
+
 async def test_a_ticket_that_holds_a_loopback_reply_url_is_never_posted_there(sqlite_url, receiver):
     stack = await stack_with(sqlite_url)
     try:
-        # stored as an older version, or another door, would have stored it: the worker checks too
-        message = InboundMessage(source="web", external_key="web:old-form-1", sender_email="dan@example.com",
-                                 sender_name="Dan", subject="Where is my order?", text="Where is my order?",
-                                 received_at=utcnow(), reply_url=receiver.url)
-        await stack.pitchin.db.run(tickets.intake, stack.pitchin.ctx, message)
+        await store_web_ticket(stack, receiver.url)
         await answer_in_thread(stack)
         shown = await slack_shows(stack, "points at 127.0.0.1, a loopback address")
         assert "Pitchin gave up" in shown  # permanent: retrying would change nothing
         assert receiver.requests == []
+    finally:
+        await stop_stack(stack)
+
+
+async def test_without_a_webhook_secret_the_reply_fails_visibly_and_says_what_to_set(sqlite_url, listener):
+    # PITCHIN_INTAKE_TOKEN is set, PITCHIN_WEBHOOK_SECRET is not; the address would be allowed
+    stack = await start_stack(sqlite_url, webhook_allow="127.0.0.1")
+    dns = use_dns(stack, {"hooks.shop.example": ["127.0.0.1"]})
+    try:
+        await store_web_ticket(stack, f"https://hooks.shop.example:{listener.port}/replies")
+        await answer_in_thread(stack)
+        shown = await slack_shows(stack, "PITCHIN_WEBHOOK_SECRET is not set")
+        assert "Pitchin gave up" in shown
+        assert dns.asked == [] and listener.connections == 0  # nothing looked up, nothing sent unsigned
     finally:
         await stop_stack(stack)
 
