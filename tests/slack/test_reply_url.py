@@ -9,6 +9,7 @@ import json
 import time
 
 import pytest
+
 from bot.inbox.webhook import sign_body
 from handlers import tickets
 from handlers.base import InboundMessage, utcnow
@@ -42,7 +43,8 @@ async def stack_with(sqlite_url, **settings):
 
 
 def use_dns(stack, table: dict[str, list[str]]) -> StubResolver:
-    """Make the stack's webhook channel resolve names from ``table`` (at intake and delivery)."""
+    """Make the stack's webhook channel resolve names from ``table`` (at intake and delivery); its
+    own resolver has not started a thread yet, so nothing is left behind."""
     dns = StubResolver(table)
     stack.pitchin.customers.webhook_channel.resolver = dns
     return dns
