@@ -20,6 +20,7 @@ log = logging.getLogger("pitchin")
 
 
 def customer_channel(settings: Settings) -> CustomerChannel:
+    from bot.inbox.addresses import AllowList
     from bot.inbox.customer import CustomerRouter
     from bot.inbox.email import MaildirChannel, SmtpChannel
     from bot.inbox.webhook import WebhookChannel
@@ -29,7 +30,9 @@ def customer_channel(settings: Settings) -> CustomerChannel:
         mail = SmtpChannel.from_url(settings.smtp_url, from_addr)
     else:
         mail = MaildirChannel(settings.maildir, from_addr)
-    return CustomerRouter(mail, WebhookChannel(settings.reply_signing_key))
+    # replies are signed with a secret of their own, never the intake token: whoever checks the
+    # signatures (often another service than the one that posts tickets) cannot post tickets with it
+    return CustomerRouter(mail, WebhookChannel(settings.webhook_secret, AllowList.parse(settings.webhook_allow)))
 
 
 class Pitchin:
@@ -76,7 +79,8 @@ class Pitchin:
         slack = None
         if self.slack_app is not None and not self.settings.slack_socket_mode:
             slack = slack_http_handler(self.slack_app)
-        return make_web_app(self.ctx, self.settings.intake_token, slack_handler=slack, teams_handler=self.teams_handler)
+        return make_web_app(self.ctx, self.settings.intake_token, slack_handler=slack, teams_handler=self.teams_handler,
+                            webhooks=getattr(self.customers, "webhook_channel", None))
 
     async def start(self, *, http: bool = True, worker: bool = True, scheduler: bool = True) -> None:
         if not self.chats:

@@ -34,6 +34,9 @@ PURPOSE = {
     "IMAP_URL": "a mailbox to poll for customer email (imaps://user:pass@host/INBOX)",
     "PITCHIN_INTAKE_TOKEN": "the bearer token your mail gateway or web form sends to /intake/*",
     "PITCHIN_WEBHOOK_SECRET": "the key that signs replies POSTed to a web-form ticket's reply_url",
+    "PITCHIN_WEBHOOK_ALLOW": "the hosts, IP addresses and CIDR networks a reply_url may reach although they are "
+                             "not public, comma-separated (e.g. hooks.internal,10.0.0.0/8,::1); listed hosts may "
+                             "also use plain http",
     "PITCHIN_UNDO_SECONDS": "how long an employee can take back a reply before it goes to the customer",
     "PITCHIN_PUBLIC_URL": "this server's public base URL",
     "OPENAI_API_KEY": "an OpenAI key for optional AI features",
@@ -64,6 +67,7 @@ class Settings:
     imap_url: str = ""
     intake_token: str = ""
     webhook_secret: str = ""
+    webhook_allow: str = ""  # PITCHIN_WEBHOOK_ALLOW as written; bot.inbox.addresses.AllowList reads it
     undo_seconds: float = 10.0
     public_url: str = ""
     openai_api_key: str = ""
@@ -91,10 +95,6 @@ class Settings:
     def mail_domain(self) -> str:
         return self.from_email.rpartition("@")[2] or "pitchin.invalid"
 
-    @property
-    def reply_signing_key(self) -> str:
-        return self.webhook_secret or self.intake_token
-
 
 ENV_NAMES = {
     "database_url": "DATABASE_URL",
@@ -116,6 +116,7 @@ ENV_NAMES = {
     "imap_url": "IMAP_URL",
     "intake_token": "PITCHIN_INTAKE_TOKEN",
     "webhook_secret": "PITCHIN_WEBHOOK_SECRET",
+    "webhook_allow": "PITCHIN_WEBHOOK_ALLOW",
     "undo_seconds": "PITCHIN_UNDO_SECONDS",
     "public_url": "PITCHIN_PUBLIC_URL",
     "openai_api_key": "OPENAI_API_KEY",
@@ -216,6 +217,13 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
                 problems.append(f"{exc} IMAP_URL is {PURPOSE['IMAP_URL']}.")
     if settings.openai_base_url and urlparse(settings.openai_base_url).scheme not in ("http", "https"):
         problems.append(_problem("OPENAI_BASE_URL", f"is “{settings.openai_base_url}”, not an http:// or https:// URL"))
+    if settings.webhook_allow:
+        from bot.inbox.addresses import AllowList
+
+        try:
+            AllowList.parse(settings.webhook_allow)
+        except ValueError as exc:
+            problems.append(_problem("PITCHIN_WEBHOOK_ALLOW", f"lists {exc}"))
     if "://" not in settings.database_url:
         problems.append(_problem("DATABASE_URL", f"is “{settings.database_url}”, not a URL"))
     if problems:

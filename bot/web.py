@@ -23,6 +23,7 @@ EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 CTX = web.AppKey("ctx", Context)
 TOKEN = web.AppKey("intake_token", str)
+WEBHOOKS = web.AppKey("webhooks", object)  # the WebhookChannel that checks and later answers reply URLs
 
 
 def error(status: int, message: str, **headers) -> web.Response:
@@ -130,6 +131,23 @@ def web_message(data) -> InboundMessage:
     )
 
 
+async def _reply_url_refused(webhooks, url: str) -> web.Response | None:
+    """400 when the reply URL points where Pitchin does not post (its own network, plain http),
+    503 when this server cannot answer web forms at all: a form that retries later then loses nothing."""
+    from bot.inbox.addresses import Refused
+    from bot.inbox.webhook import Unsigned
+
+    if webhooks is None:
+        return error(503, "This server cannot answer web forms: leave 'reply_url' out to have replies emailed.")
+    try:
+        await webhooks.screen(url)
+    except Refused as exc:
+        return error(400, exc.explain("'reply_url'") + ".")
+    except Unsigned as exc:
+        return error(503, str(exc))
+    return None
+
+
 def _subject_from(text: str) -> str:
     first = text.strip().splitlines()[0]
     return first if len(first) <= 80 else first[:79] + "…"
@@ -152,6 +170,10 @@ async def intake_messages(request: web.Request) -> web.Response:
         message = web_message(data)
     except ValueError as exc:
         return error(400, str(exc))
+    if message.reply_url:
+        refused = await _reply_url_refused(request.app[WEBHOOKS], message.reply_url)
+        if refused:
+            return refused
     result = await request.app[CTX].db.run(tickets.intake, request.app[CTX], message)
     return _accepted(result)
 
@@ -172,10 +194,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 def make_web_app(ctx: Context, intake_token: str,
                  slack_handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None,
-                 teams_handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None) -> web.Application:
+                 teams_handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None,
+                 webhooks=None) -> web.Application:
     app = web.Application(client_max_size=MAX_EMAIL_BYTES + 1024 * 1024)
     app[CTX] = ctx
     app[TOKEN] = intake_token
+    app[WEBHOOKS] = webhooks
     app.router.add_post("/intake/email", intake_email)
     app.router.add_post("/intake/messages", intake_messages)
     app.router.add_get("/healthz", healthz)

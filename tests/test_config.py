@@ -42,11 +42,24 @@ def test_socket_mode_needs_no_signing_secret():
     ({"SMTP_URL": "smtp://mail:25"}, "PITCHIN_FROM_EMAIL is not set, but SMTP_URL is"),
     ({"IMAP_URL": "pop3://x"}, "IMAP_URL must start with imap:// or imaps://"),
     ({"DATABASE_URL": "pitchin.db"}, "DATABASE_URL is “pitchin.db”, not a URL"),
+    ({"PITCHIN_WEBHOOK_ALLOW": "hooks.internal, 10.0.0.1/8"},
+     "PITCHIN_WEBHOOK_ALLOW lists “10.0.0.1/8”, which is not a CIDR network (10.0.0.1/8 has host bits set). "
+     "PITCHIN_WEBHOOK_ALLOW is the hosts, IP addresses and CIDR networks a reply_url may reach"),
+    ({"PITCHIN_WEBHOOK_ALLOW": "http://hooks.internal:8443/x"},
+     "lists “http://hooks.internal:8443/x”, which is not a host name, an IP address or a CIDR network"),
 ])
 def test_bad_values_are_named(env, words):
     with pytest.raises(ConfigError) as exc:
         load_settings(env, dotenv=None)
     assert words in str(exc.value)
+
+
+def test_webhooks_have_their_own_secret_and_allow_list():
+    s = load_settings({"PITCHIN_INTAKE_TOKEN": "intake", "PITCHIN_WEBHOOK_ALLOW": "hooks.internal, 10.0.0.0/8,[::1]"},
+                      dotenv=None)
+    assert s.webhook_allow == "hooks.internal, 10.0.0.0/8,[::1]"
+    assert s.webhook_secret == ""  # the intake token does not stand in for it
+    assert not hasattr(s, "reply_signing_key")
 
 
 def test_dotenv_is_read_and_environment_wins(tmp_path):

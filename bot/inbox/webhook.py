@@ -4,6 +4,11 @@ The body is compact JSON with sorted keys; ``X-Pitchin-Signature`` is ``sha256=<
 HMAC-SHA256 over the exact body bytes with the shared secret (see ``sign_body``), and
 ``X-Pitchin-Delivery`` carries the reply's Message-ID so a receiver can drop duplicates when
 a delivery is retried.
+
+Where a reply may go is ``bot.inbox.addresses``' policy, applied when a web form hands in a
+reply URL (``screen``) and again to the addresses actually connected to (``CheckedResolver``).
+Nothing a receiver answers reaches chat but its status code: a reply URL must not become a way
+to read another server's pages.
 """
 
 from __future__ import annotations
@@ -12,15 +17,22 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
+import socket
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from http import HTTPStatus
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 
+from bot.inbox.addresses import AllowList, Refused, check_addresses, check_url, literal_address
+from bot.inbox.lookup import CheckedResolver, PoolResolver
 from handlers.base import DeliveryError, OutgoingReply
 
-__all__ = ["WebhookChannel", "sign_body", "reply_payload"]
+__all__ = ["WebhookChannel", "Unsigned", "sign_body", "reply_payload"]
+
+log = logging.getLogger("pitchin.webhook")
 
 SIGNATURE_HEADER = "X-Pitchin-Signature"
 DELIVERY_HEADER = "X-Pitchin-Delivery"
@@ -73,12 +85,30 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class WebhookChannel:
-    """POST replies to the ``reply_url`` a web form gave (implements ``CustomerChannel``)."""
+def _status(status: int) -> str:
+    """``HTTP 503 Service Unavailable``: the standard phrase, not the receiver's own words."""
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
 
-    def __init__(self, secret: str, timeout: float = 15):
+
+class Unsigned(Exception):
+    """Replies cannot be signed: PITCHIN_WEBHOOK_SECRET is not set (the server's fault, not the form's)."""
+
+
+class WebhookChannel:
+    """POST replies to the ``reply_url`` a web form gave (implements ``CustomerChannel``), and
+    check a new reply URL at intake (``screen``)."""
+
+    def __init__(self, secret: str, allow: AllowList = AllowList(), timeout: float = 15,
+                 resolver: AbstractResolver | None = None, lookup_timeout: float = 1.0):
         self.secret = secret
+        self.allow = allow
         self.timeout = timeout
+        self.lookup_timeout = lookup_timeout
+        self._own_resolver = resolver is None
+        self.resolver = resolver if resolver is not None else PoolResolver()
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -86,7 +116,8 @@ class WebhookChannel:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
             # A session belongs to one event loop; a new loop (a restarted app) gets a new one.
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+            connector = aiohttp.TCPConnector(resolver=CheckedResolver(self.resolver, self.allow))
+            self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout))
             self._loop = loop
         return self._session
 
@@ -97,14 +128,38 @@ class WebhookChannel:
                 await session.close()
             except RuntimeError:  # its event loop is gone already
                 pass
+        if self._own_resolver:
+            await self.resolver.close()
+
+    async def screen(self, url: str) -> None:
+        """Check a reply URL a web form hands in. Raises ``Refused`` when the policy forbids the URL
+        as written or the addresses its host resolves to now, ``Unsigned`` when replies could
+        not be signed. A name that does not resolve within ``lookup_timeout`` is let through (it
+        may resolve later): the check before each delivery is the one that counts."""
+        parts = check_url(url, self.allow)
+        if not self.secret:
+            raise Unsigned("Replies to 'reply_url' are switched off: the server has no PITCHIN_WEBHOOK_SECRET "
+                           "to sign them. An admin must set it (the form's backend checks X-Pitchin-Signature "
+                           "with the same secret); or leave 'reply_url' out to have replies emailed.")
+        host = parts.hostname
+        if literal_address(host) is not None or self.allow.allows_host(host):
+            return
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            found = await asyncio.wait_for(self.resolver.resolve(host, port, socket.AF_UNSPEC), self.lookup_timeout)
+        except (OSError, asyncio.TimeoutError):
+            return
+        check_addresses(host, [r["host"] for r in found], self.allow)
 
     async def send(self, reply: OutgoingReply) -> str:
         url = (reply.reply_url or "").strip()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise DeliveryError(f"the ticket's reply URL {url!r} is not an http(s) address", permanent=True)
+        try:
+            parts = check_url(url, self.allow)
+        except Refused as exc:
+            raise DeliveryError(exc.explain("the ticket's reply URL"), permanent=True) from None
         if not self.secret:
-            raise DeliveryError("cannot sign the webhook: the webhook secret is not configured")
+            raise DeliveryError("cannot sign the reply: PITCHIN_WEBHOOK_SECRET is not set. An admin must set it "
+                                "(the web form's backend checks X-Pitchin-Signature with it)", permanent=True)
 
         body = reply_payload(reply)
         headers = {
@@ -120,13 +175,11 @@ class WebhookChannel:
                 retry_after = _retry_after(resp.headers.get("Retry-After"))
                 if 200 <= status < 300:
                     return f"posted to {url}"
-                try:
-                    detail = _short(await resp.text(errors="replace"))
-                except Exception:
-                    detail = ""
-                reason = f"HTTP {status}" + (f" {resp.reason}" if resp.reason else "")
-                said = f"{reason}: {detail}" if detail else reason
-                location = resp.headers.get("Location")
+                said = _status(status)
+                if 300 <= status < 400:
+                    log.warning("webhook %s redirected to %r", url, _short(resp.headers.get("Location", ""), 300))
+        except Refused as exc:  # from CheckedResolver: the host resolved to a forbidden address
+            raise DeliveryError(exc.explain("the ticket's reply URL"), permanent=True) from None
         except (asyncio.TimeoutError, TimeoutError):
             raise DeliveryError(f"webhook {url} did not answer within {self.timeout:g} s") from None
         except aiohttp.ClientConnectorError as exc:
@@ -142,10 +195,6 @@ class WebhookChannel:
         if status >= 500 or status == 408:
             raise DeliveryError(f"webhook {url} failed ({said})", retry_after=retry_after)
         if 300 <= status < 400:
-            raise DeliveryError(
-                f"webhook {url} answered with a redirect ({reason}"
-                + (f" to {location}" if location else "")
-                + "); the reply URL must be the final address",
-                permanent=True,
-            )
+            raise DeliveryError(f"webhook {url} answered with a redirect ({said}); "
+                                "the reply URL must be the final address", permanent=True)
         raise DeliveryError(f"webhook {url} rejected the reply ({said})", permanent=True)

@@ -1,15 +1,11 @@
-"""Outside trouble delays delivery but loses and doubles nothing; web-form tickets are answered by
-a signed webhook; long mail is cut in the channel and posted whole in the thread."""
+"""Outside trouble delays delivery but loses and doubles nothing; long mail is cut in the channel
+and posted whole in the thread. (Web-form tickets answered by a signed webhook: test_reply_url.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
-from aiohttp import web
-
-from bot.inbox.webhook import sign_body
-from tests.stack import TOKEN, LaterClock, raw_mail
+from tests.stack import LaterClock, raw_mail
 
 
 async def test_slack_rate_limit_and_outage_delay_the_post_but_lose_nothing(stack):
@@ -38,38 +34,3 @@ async def test_long_mail_is_cut_in_the_channel_and_whole_in_the_thread(stack):
     full = await stack.slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == root.response["ts"])
     assert "Line 199: the export keeps failing with error E199." in full[0].args["text"]
 
-
-async def test_web_form_ticket_is_answered_by_signed_webhook(stack):
-    received: list[tuple[bytes, dict]] = []
-    attempts = []
-
-    async def hook(request):
-        attempts.append(1)
-        if len(attempts) == 1:
-            return web.Response(status=503)  # the customer's site hiccups once
-        received.append((await request.read(), dict(request.headers)))
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/pitchin-replies", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/pitchin-replies"
-    try:
-        status, body = await stack.post_message({"email": "dan@example.com", "name": "Dan", "text": "Where is my order?",
-                                                 "external_id": "order-form-77", "reply_url": url})
-        assert status == 202 and body["new_ticket"]
-        root_ts = (await stack.ticket_post()).response["ts"]
-        await stack.say_in_thread("UANN", "It ships tomorrow.", root_ts)
-        await stack.slack.wait_for("reactions.add", where=lambda c: c.args["name"] == "warning")
-        stack.pitchin.ctx.clock = LaterClock()
-        await stack.slack.wait_for("reactions.add", where=lambda c: c.args["name"] == "white_check_mark", timeout=15)
-        ((raw, headers),) = received
-        payload = json.loads(raw)
-        assert payload["text"] == "It ships tomorrow." and payload["external_id"] == "order-form-77"
-        assert payload["to"] == "dan@example.com" and payload["ticket_id"] == body["ticket_id"]
-        assert headers["X-Pitchin-Signature"] == sign_body(TOKEN, raw)
-        assert stack.smtp.messages == []  # a web-form ticket is not emailed
-    finally:
-        await runner.cleanup()
