@@ -73,6 +73,10 @@ class Pitchin:
         """The port actually bound (PORT=0 picks a free one)."""
         return self._server.port
 
+    @property
+    def open_connections(self) -> int:
+        return self._server.open_connections if self._server is not None else 0
+
     def web_app(self) -> web.Application:
         from bot.web import make_web_app, slack_http_handler
 
@@ -111,7 +115,8 @@ class Pitchin:
             app.middlewares.append(self._server.middleware)
             await self._runner.setup()
             await self._server.start(self.settings.host, self.settings.port)
-            log.info("listening on http://%s:%s", self.settings.host, self.settings.port)
+            log.info("listening on http://%s:%s (at most %d connections at once)", self.settings.host,
+                     self.settings.port, self._server.max_connections)
         if worker:
             self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
         if http:
