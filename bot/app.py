@@ -78,10 +78,12 @@ class Pitchin:
         return self._server.open_connections if self._server is not None else 0
 
     def web_app(self) -> web.Application:
-        from bot.web import make_web_app, slack_http_handler
+        from bot.web import make_web_app
 
         slack = None
         if self.slack_app is not None and not self.settings.slack_socket_mode:
+            from bot.slack.http import slack_http_handler
+
             slack = slack_http_handler(self.slack_app, self.settings.slack_signing_secret)
         return make_web_app(self.ctx, self.settings.intake_token, slack_handler=slack, teams_handler=self.teams_handler,
                             limits=self.limits)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 from aiohttp import web
 
 from bot.http_guard import limits_of
+
+log = logging.getLogger("pitchin.web")
 
 MAX_JSON_BYTES = 1024 * 1024  # web-form messages, and Slack's and Teams' requests
 # deeper than any activity, Slack payload or web-form message; deep enough to keep botbuilder's
@@ -45,6 +48,15 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     except TimeoutError:
         raise Refused(408, f"The request's body did not arrive within {timeout:g} s.") from None
     return b"".join(chunks)
+
+
+async def read_or_refuse(request: web.Request, limit: int) -> bytes | web.Response:
+    """The body, or the JSON response that refuses it, logged in one short line."""
+    try:
+        return await read_body(request, limit)
+    except Refused as refused:
+        log.info("refused %s: %s", request.path, refused.reason)
+        return web.json_response({"error": refused.reason}, status=refused.status)
 
 
 def parse_json(body: bytes | str) -> object:

@@ -11,6 +11,7 @@ import json
 import logging
 import resource
 import time
+from pathlib import Path
 
 import aiohttp
 import jwt
@@ -259,3 +260,29 @@ async def test_half_open_connections_beyond_the_file_limit_do_not_take_healthz_d
     log = (tmp_path / "serve.log").read_text()
     assert "Too many open files" not in log and "out of system resource" not in log
     assert "to make room" in log
+
+
+def _low_soft_limit():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 1024))
+
+
+async def test_pitchin_serve_raises_its_open_file_limit_to_the_hard_limit(tmp_path):
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "CWD": str(tmp_path), "PORT": str(port),
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'pitchin.db'}"}
+    serve = ServeProcess(env, tmp_path / "serve.log", preexec_fn=_low_soft_limit)
+    async with aiohttp.ClientSession() as http:
+        await serve.start(http)
+        try:
+            limits = Path(f"/proc/{serve.proc.pid}/limits").read_text()
+        finally:
+            serve.stop()
+    (line,) = [x for x in limits.splitlines() if x.startswith("Max open files")]
+    assert line.split()[3:5] == ["1024", "1024"]  # soft, hard
+    assert "at most 832 connections at once" in (tmp_path / "serve.log").read_text()  # 1024 - 128 - 64
+
+
+async def test_slacks_certificate_check_is_answered_without_a_signature(stack):
+    status, _ = await _post(stack, "/slack/events", "ssl_check=1&token=x",
+                            {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200

@@ -15,7 +15,7 @@ from botbuilder.schema import Activity, ActivityEventNames, ActivityTypes
 from msrest.exceptions import DeserializationError
 
 from bot.config import Settings
-from bot.request_body import MAX_JSON_BYTES, Refused, parse_json, read_body
+from bot.request_body import MAX_JSON_BYTES, parse_json, read_or_refuse
 from bot.teams.inbound import tenant_of
 from bot.teams.tenant import TenantGate
 
@@ -84,11 +84,11 @@ def http_handler(adapter: CloudAdapter, bot: Bot, tenants: TenantGate):
     async def handle(request: web.Request) -> web.StreamResponse:
         if request.content_type != "application/json":
             return _refuse(415, "Bot Framework activities are JSON: send Content-Type: application/json.")
+        raw = await read_or_refuse(request, MAX_JSON_BYTES)
+        if isinstance(raw, web.Response):  # too large, or too slow
+            return raw
         try:
-            body = parse_json(await read_body(request, MAX_JSON_BYTES))
-        except Refused as refused:
-            log.info("refused an activity on /api/messages: %s", refused.reason)
-            return _refuse(refused.status, refused.reason)
+            body = parse_json(raw)
         except ValueError as exc:
             return _refuse(400, f"{exc}: POST one Bot Framework activity.")
         if not isinstance(body, dict) or not body.get("type"):
