@@ -107,6 +107,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.opened = time.monotonic()
         self.in_request = False
+        self.sent_anything = False
         self.passed_on = False  # aiohttp's protocol saw connection_made
         self.timer: asyncio.TimerHandle | None = None
 
@@ -120,6 +121,7 @@ class _Connection(asyncio.Protocol):
         self._start_clock()
 
     def data_received(self, data: bytes) -> None:
+        self.sent_anything = True
         if not self.in_request and self.timer is None:  # the first byte of the next request
             self._start_clock()
         self.inner.data_received(data)
@@ -146,18 +148,24 @@ class _Connection(asyncio.Protocol):
     def request_finished(self) -> None:
         self.in_request = False  # the clock starts again with the next request's first byte
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str | None) -> None:
+        """Hang up; ``reason`` is reported (None: an ordinary close nobody needs to hear about)."""
         self._stop_clock()
         self.guard.forget(self)
-        self.guard.tally.add(reason)
+        if reason is not None:
+            self.guard.tally.add(reason)
         if self.transport is not None:
             self.transport.close()
 
     def _start_clock(self) -> None:
         self._stop_clock()
-        timeout = self.guard.limits.header_timeout
-        self.timer = asyncio.get_running_loop().call_later(
-            timeout, self.close, f"did not send their headers within {timeout:g} s")
+        self.timer = asyncio.get_running_loop().call_later(self.guard.limits.header_timeout, self._headers_late)
+
+    def _headers_late(self) -> None:
+        self.timer = None
+        # a connection opened and never used is ordinary (browsers open them ahead); half a request is not
+        self.close(f"that did not finish their headers within {self.guard.limits.header_timeout:g} s"
+                   if self.sent_anything else None)
 
     def _stop_clock(self) -> None:
         if self.timer is not None:
@@ -228,7 +236,7 @@ class GuardedServer:
             if response.status == 408:  # its body was too slow: answer, then hang up instead of reading on
                 await response.prepare(request)
                 await response.write_eof()
-                connection.close(f"did not send their body within {self.limits.body_timeout:g} s")
+                connection.close(f"that did not send their body within {self.limits.body_timeout:g} s")
             return response
         finally:
             connection.request_finished()

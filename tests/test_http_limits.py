@@ -181,10 +181,12 @@ async def _closed_after(reader: asyncio.StreamReader, timeout: float = 10) -> tu
 PARTIAL_HEAD = b"POST /intake/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
 
 
-async def test_a_connection_that_does_not_finish_its_headers_is_closed(guarded):
+async def test_a_connection_that_does_not_finish_its_headers_is_closed(guarded, caplog):
+    caplog.set_level(logging.WARNING, logger="pitchin")
     reader, writer = await _connect(guarded.port, PARTIAL_HEAD)
     said, waited = await _closed_after(reader)
     assert said == b"" and waited >= 0.9  # closed by the header deadline (1 s here, 30 s in production)
+    assert "closed 1 connection(s) that did not finish their headers within 1 s" in caplog.text
     writer.close()
 
 
