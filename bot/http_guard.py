@@ -6,6 +6,10 @@ connections were enough to take /healthz down. Here every connection gets ``head
 finish its headers (from when it opens, or from the first byte of its next request), and when open
 connections reach what the file limit allows, the oldest one that is not in a request is closed to
 make room (a new one is refused only if every connection is busy in a request).
+
+A request's headers are known to be in when the app's middleware sees the request (aiohttp has
+parsed them by then). The body has its own deadline, kept where it is read (bot/request_body.py).
+A request pipelined behind another is left to aiohttp's keep-alive timeout.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
-import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
@@ -105,7 +108,6 @@ class _Connection(asyncio.Protocol):
     def __init__(self, guard: "GuardedServer", inner: asyncio.Protocol):
         self.guard, self.inner = guard, inner
         self.transport: asyncio.Transport | None = None
-        self.opened = time.monotonic()
         self.in_request = False
         self.sent_anything = False
         self.passed_on = False  # aiohttp's protocol saw connection_made
