@@ -1,5 +1,5 @@
 """The baseline for claim_latency: a bare Bolt AsyncApp with one no-op action listener, served by
-aiohttp the way Pitchin serves Bolt (bot/web.py: slack_http_handler, bot/app.py: AppRunner without
+aiohttp the way Pitchin serves Bolt (bot/slack/http.py: slack_http_handler, bot/app.py: AppRunner without
 access log). Run as its own process, like ``python -m bot serve``:
 
     python bench/_bare_bolt.py --port 3001 --api-url http://127.0.0.1:PORT/api/ --secret S --token xoxb-…

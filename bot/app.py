@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
+from bot.http_guard import GuardedServer, ServerLimits
 from bot.llm import OpenAIEmbedder, make_llm_client
 from handlers.base import ChatPort, CustomerChannel
 from handlers.context import Context
@@ -65,22 +66,30 @@ class Pitchin:
         self.ctx.wake = self.worker.wake
         self._tasks: list[asyncio.Task] = []
         self._runner: web.AppRunner | None = None
+        self._server: GuardedServer | None = None
+        self.limits = ServerLimits()  # header and body deadlines, the connection cap (tests shorten them)
         self._socket_handler = None
         self.scheduler = None
 
     @property
     def port(self) -> int:
         """The port actually bound (PORT=0 picks a free one)."""
-        return self._runner.addresses[0][1]
+        return self._server.port
+
+    @property
+    def open_connections(self) -> int:
+        return self._server.open_connections if self._server is not None else 0
 
     def web_app(self) -> web.Application:
-        from bot.web import make_web_app, slack_http_handler
+        from bot.web import make_web_app
 
         slack = None
         if self.slack_app is not None and not self.settings.slack_socket_mode:
-            slack = slack_http_handler(self.slack_app)
+            from bot.slack.http import slack_http_handler
+
+            slack = slack_http_handler(self.slack_app, self.settings.slack_signing_secret)
         return make_web_app(self.ctx, self.settings.intake_token, slack_handler=slack, teams_handler=self.teams_handler,
-                            webhooks=getattr(self.customers, "webhook_channel", None))
+                            webhooks=getattr(self.customers, "webhook_channel", None), limits=self.limits)
 
     async def start(self, *, http: bool = True, worker: bool = True, scheduler: bool = True) -> None:
         if not self.chats:
@@ -105,10 +114,14 @@ class Pitchin:
             self._slack_http = aiohttp.ClientSession()
             self.slack_app.client.session = self._slack_http
         if http:
-            self._runner = web.AppRunner(self.web_app(), access_log=None)
+            app = self.web_app()
+            self._runner = web.AppRunner(app, access_log=None)
+            self._server = GuardedServer(self._runner, self.limits)
+            app.middlewares.append(self._server.middleware)
             await self._runner.setup()
-            await web.TCPSite(self._runner, self.settings.host, self.settings.port).start()
-            log.info("listening on http://%s:%s", self.settings.host, self.settings.port)
+            await self._server.start(self.settings.host, self.settings.port)
+            log.info("listening on http://%s:%s (at most %d connections at once)", self.settings.host,
+                     self.settings.port, self._server.max_connections)
         if worker:
             self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
         if http:
@@ -155,6 +168,8 @@ class Pitchin:
                 await task
             except (asyncio.CancelledError, Exception):
                 pass
+        if self._server is not None:
+            await self._server.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         close = getattr(self.customers, "close", None)

@@ -92,6 +92,10 @@ def _teams_package(settings, out: Path) -> None:
 async def _run(settings, *, http: bool, worker: bool, scheduler: bool) -> None:
     from bot.app import Pitchin
 
+    if http:  # one descriptor per connection: as many as the system lets this process have
+        from bot.http_guard import raise_file_limit
+
+        raise_file_limit()
     pitchin = Pitchin(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

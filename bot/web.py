@@ -11,6 +11,9 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.http_guard import LIMITS, ServerLimits
+from bot.request_body import MAX_JSON_BYTES, parse_json
+from bot.request_body import read_or_refuse as _body
 from handlers import tickets
 from handlers.base import InboundMessage, utcnow
 from handlers.context import Context
@@ -18,7 +21,6 @@ from handlers.context import Context
 log = logging.getLogger("pitchin.web")
 
 MAX_EMAIL_BYTES = 10 * 1024 * 1024
-MAX_JSON_BYTES = 1024 * 1024
 EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 CTX = web.AppKey("ctx", Context)
@@ -44,18 +46,6 @@ def _authorised(request: web.Request) -> web.Response | None:
         return error(401, "Wrong token: it does not match PITCHIN_INTAKE_TOKEN.",
                      **{"WWW-Authenticate": 'Bearer realm="pitchin-intake", error="invalid_token"'})
     return None
-
-
-async def _body(request: web.Request, limit: int) -> bytes | web.Response:
-    if request.content_length is not None and request.content_length > limit:
-        return error(413, f"Message too large: {request.content_length} bytes; the limit is {limit // (1024 * 1024)} MB.")
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > limit:
-            return error(413, f"Message too large: over {limit // (1024 * 1024)} MB.")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _accepted(result) -> web.Response:
@@ -154,8 +144,6 @@ def _subject_from(text: str) -> str:
 
 
 async def intake_messages(request: web.Request) -> web.Response:
-    import json
-
     refused = _authorised(request)
     if refused:
         return refused
@@ -163,9 +151,9 @@ async def intake_messages(request: web.Request) -> web.Response:
     if isinstance(body, web.Response):
         return body
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return error(400, f"Malformed JSON ({exc}). Send a JSON object with at least 'email' and 'text'.")
+        data = parse_json(body)
+    except ValueError as exc:
+        return error(400, f"{exc}. Send a JSON object with at least 'email' and 'text'.")
     try:
         message = web_message(data)
     except ValueError as exc:
@@ -195,9 +183,10 @@ async def healthz(request: web.Request) -> web.Response:
 def make_web_app(ctx: Context, intake_token: str,
                  slack_handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None,
                  teams_handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None,
-                 webhooks=None) -> web.Application:
+                 webhooks=None, limits: ServerLimits | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_EMAIL_BYTES + 1024 * 1024)
     app[CTX] = ctx
+    app[LIMITS] = limits or ServerLimits()
     app[TOKEN] = intake_token
     app[WEBHOOKS] = webhooks
     app.router.add_post("/intake/email", intake_email)
@@ -208,14 +197,3 @@ def make_web_app(ctx: Context, intake_token: str,
     if teams_handler is not None:
         app.router.add_post("/api/messages", teams_handler)
     return app
-
-
-def slack_http_handler(bolt_app):
-    from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        bolt_request = await to_bolt_request(request)
-        bolt_response = await bolt_app.async_dispatch(bolt_request)
-        return await to_aiohttp_response(bolt_response)
-
-    return handle

@@ -35,7 +35,10 @@ def _set_ticket_channel(ctx: Context, actor: Actor, platform: str, place: dict, 
         row = session.get(Setting, key)
         if row is not None and row.value.get("channel") == channel:
             return Reply("Tickets already come to this channel.")
-        value = {"place": place, "channel": channel, "set_by": person.id}
+        if row is not None and row.value.get("tenant", actor.tenant) != actor.tenant:
+            # the platform refuses other tenants once one has chosen; this settles two at the same moment
+            return Reply("Tickets already go to a channel of another organisation.", ok=False)
+        value = {"place": place, "channel": channel, "set_by": person.id, "tenant": actor.tenant}
         if row is None:
             session.add(Setting(key=key, value=value))
         else:

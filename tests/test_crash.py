@@ -30,13 +30,14 @@ def free_port() -> int:
 
 
 class ServeProcess:
-    def __init__(self, env: dict, log: Path):
-        self.env, self.log = env, log
+    def __init__(self, env: dict, log: Path, preexec_fn=None):
+        self.env, self.log, self.preexec_fn = env, log, preexec_fn
         self.proc: subprocess.Popen | None = None
 
     async def start(self, http: aiohttp.ClientSession) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--no-scheduler"], cwd=self.env["CWD"],
-                                     env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+                                     env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+                                     preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()

@@ -15,6 +15,7 @@ from bot.teams.adapter import http_handler, make_adapter
 from bot.teams.bot import PitchinBot
 from bot.teams.chat import TeamsChat
 from bot.teams.inbound import People
+from bot.teams.tenant import TenantGate
 from handlers.context import Context
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -26,4 +27,4 @@ def build_teams(settings: Settings, ctx: Context) -> tuple[Handler, TeamsChat]:
     adapter = make_adapter(settings)
     chat = TeamsChat(adapter, settings.microsoft_app_id, ctx)
     bot = PitchinBot(ctx, chat, People())
-    return http_handler(adapter, bot), chat
+    return http_handler(adapter, bot, TenantGate(ctx, settings.microsoft_app_tenant_id)), chat

@@ -6,7 +6,6 @@ Framework token is refused (401); with it empty, authentication is off (local us
 
 from __future__ import annotations
 
-import json
 import logging
 
 from aiohttp import web
@@ -16,6 +15,9 @@ from botbuilder.schema import Activity, ActivityEventNames, ActivityTypes
 from msrest.exceptions import DeserializationError
 
 from bot.config import Settings
+from bot.request_body import MAX_JSON_BYTES, parse_json, read_or_refuse
+from bot.teams.inbound import tenant_of
+from bot.teams.tenant import TenantGate
 
 log = logging.getLogger("pitchin.teams")
 
@@ -57,7 +59,7 @@ def _refuse(status: int, message: str, **headers) -> web.Response:
 
 
 def _unauthorised(exc: Exception) -> web.Response:
-    log.warning("refused an activity on /api/messages: %s", exc or type(exc).__name__)
+    log.warning("refused an activity on /api/messages: %s", str(exc)[:200] or type(exc).__name__)
     return _refuse(401, "Missing or invalid Bot Framework token: this endpoint only takes activities from "
                         "Microsoft Teams (the Bot Framework Service), signed for MICROSOFT_APP_ID.",
                    **{"WWW-Authenticate": 'Bearer realm="botframework"'})
@@ -71,19 +73,24 @@ def _json(body):
     return serializer_helper(body)
 
 
-def http_handler(adapter: CloudAdapter, bot: Bot):
+def http_handler(adapter: CloudAdapter, bot: Bot, tenants: TenantGate):
     """POST /api/messages: one Bot Framework activity as JSON.
 
     The same steps as CloudAdapter.process, split in two so that every way a token can fail
-    botbuilder's check is a 401 that says so (process answers some forged tokens with a 500)."""
+    botbuilder's check is a 401 that says so (process answers some forged tokens with a 500);
+    then an activity from a tenant this Pitchin does not serve is refused (403) before the bot
+    reads or changes anything."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if request.content_type != "application/json":
             return _refuse(415, "Bot Framework activities are JSON: send Content-Type: application/json.")
+        raw = await read_or_refuse(request, MAX_JSON_BYTES)
+        if isinstance(raw, web.Response):  # too large, or too slow
+            return raw
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return _refuse(400, f"Malformed JSON ({exc}): POST one Bot Framework activity.")
+            body = parse_json(raw)
+        except ValueError as exc:
+            return _refuse(400, f"{exc}: POST one Bot Framework activity.")
         if not isinstance(body, dict) or not body.get("type"):
             return _refuse(400, "Not an activity: the JSON object needs at least a \"type\".")
         try:
@@ -101,6 +108,12 @@ def http_handler(adapter: CloudAdapter, bot: Bot):
                                 "try again later.")
         except Exception as exc:  # a forged or broken token: botbuilder raises jwt errors or a bare Exception
             return _unauthorised(exc)
+        tenant = tenant_of(activity)
+        if not await tenants.allows(tenant):
+            log.warning("refused a %.32s activity from tenant %.64r: Pitchin serves another tenant",
+                        activity.type, tenant)
+            return _refuse(403, "This Pitchin serves another Microsoft 365 organisation: activities from "
+                                "your tenant are refused.")
         invoke_response = await adapter.process_activity(auth, activity, bot.on_turn)
         if invoke_response:
             return web.json_response(data=_json(invoke_response.body), status=invoke_response.status)
