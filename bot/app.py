@@ -58,6 +58,10 @@ class Pitchin:
             self.teams_handler, self.chats["teams"] = build_teams(settings, self.ctx)
         self.ctx.platforms = tuple(self.chats)
         self.customers = customers if customers is not None else customer_channel(settings)
+        from bot.inbox.reader import MailReader
+
+        # customer mail is read in worker processes (HTTP intake and IMAP alike), off the event loop
+        self.mail_reader = MailReader()
         self.worker = DeliveryWorker(self.ctx, self.chats, self.customers)
         self.ctx.wake = self.worker.wake
         self._tasks: list[asyncio.Task] = []
@@ -71,12 +75,14 @@ class Pitchin:
         return self._runner.addresses[0][1]
 
     def web_app(self) -> web.Application:
-        from bot.web import make_web_app, slack_http_handler
+        from bot.web import MAIL_READER, make_web_app, slack_http_handler
 
         slack = None
         if self.slack_app is not None and not self.settings.slack_socket_mode:
             slack = slack_http_handler(self.slack_app)
-        return make_web_app(self.ctx, self.settings.intake_token, slack_handler=slack, teams_handler=self.teams_handler)
+        app = make_web_app(self.ctx, self.settings.intake_token, slack_handler=slack, teams_handler=self.teams_handler)
+        app[MAIL_READER] = self.mail_reader
+        return app
 
     async def start(self, *, http: bool = True, worker: bool = True, scheduler: bool = True) -> None:
         if not self.chats:
@@ -160,4 +166,5 @@ class Pitchin:
             await self._slack_http.close()
         if self.llm is not None:
             self.llm.close()
+        self.mail_reader.close()
         self.db.dispose()
