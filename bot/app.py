@@ -114,6 +114,8 @@ class Pitchin:
         if worker:
             self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
         if http:
+            # the first mail must not wait, on the event loop, for the mail reader's processes to start
+            self._tasks.append(asyncio.create_task(asyncio.to_thread(self.mail_reader.warm), name="warm-mail-reader"))
             # build the suggestion index now, so the first /feedback does not wait for it
             self._tasks.append(asyncio.create_task(asyncio.to_thread(self._warm_suggestions), name="warm-index"))
         if self.slack_app is not None and self.settings.slack_socket_mode:

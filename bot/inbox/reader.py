@@ -16,7 +16,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from datetime import datetime
@@ -52,27 +53,42 @@ class MailReader:
         if self._context.get_start_method() == "forkserver":
             self._context.set_forkserver_preload(["bot.inbox.reader"])  # workers start with it imported
         self._pool = self._new_pool()
+        self._lock = threading.Lock()
+        self._reading = 0
+        self._waiters = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="mail-reader")
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # processes start on the first mail, not here
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=self._context)
 
     async def read(self, raw: bytes, received_at: datetime | None = None) -> InboundMessage:
-        loop = asyncio.get_running_loop()
-        for pool in self._tries():
-            try:
-                return await loop.run_in_executor(pool, read_mail, raw, received_at)
-            except BrokenProcessPool:
-                self._renew(pool)
-        raise _unreadable()
+        # handed over from a thread of our own: submitting can block (the pool's lock, a worker
+        # process starting), and the default threads are the database's on PostgreSQL
+        return await asyncio.get_running_loop().run_in_executor(self._waiters, self.read_blocking, raw, received_at)
 
     def read_blocking(self, raw: bytes, received_at: datetime | None = None) -> InboundMessage:
-        for pool in self._tries():
-            try:
-                return pool.submit(read_mail, raw, received_at).result()
-            except BrokenProcessPool:
-                self._renew(pool)
-        raise _unreadable()
+        with self._lock:
+            self._reading += 1
+        try:
+            for pool in self._tries():
+                try:
+                    return pool.submit(read_mail, raw, received_at).result()
+                except BrokenProcessPool:
+                    self._renew(pool)
+            raise _unreadable()
+        finally:
+            with self._lock:
+                self._reading -= 1
+
+    @property
+    def busy(self) -> bool:
+        """Whether a mail is being read right now."""
+        return self._reading > 0
+
+    def warm(self) -> None:
+        """Start a worker now (from a thread), so that the first mail does not wait for the fork
+        server to start and import Pitchin's mail code."""
+        self._pool.submit(_ready).result()
 
     def _tries(self):
         """The pool to read in, and once more the pool after a broken one was renewed."""
@@ -82,15 +98,22 @@ class MailReader:
     def _renew(self, pool: ProcessPoolExecutor) -> None:
         """A worker died (killed for memory, say) and took every mail its pool had with it: those
         are read again once in a new pool; a mail that kills that one too is refused."""
-        if self._pool is pool:
+        with self._lock:  # two readers that saw the same pool break renew it once
+            if self._pool is not pool:
+                return
             self._pool = self._new_pool()
-            pool.shutdown(wait=False, cancel_futures=True)
-            log.error("a mail reader process stopped while reading; started new ones")
+        pool.shutdown(wait=False, cancel_futures=True)
+        log.error("a mail reader process stopped while reading; started new ones")
 
     def close(self) -> None:
+        self._waiters.shutdown(wait=False, cancel_futures=True)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _unreadable() -> MalformedEmail:
     return MalformedEmail("Pitchin's mail reader stopped while reading this email (it may be too large or "
                           "too complex to read), twice; it was not stored.")
+
+
+def _ready() -> None:
+    """Nothing: run in a worker to have it started."""
