@@ -240,11 +240,16 @@ def _decode_bytes(data: bytes, charset: str | None) -> str:
         return data.decode("utf-8", "replace")
 
 
-def _part_text(part: Message, reading: "_Reading") -> str:
+def _decoded(part: Message) -> bytes | None:
+    """The part's body with its transfer encoding undone; None for a multipart or a broken part."""
     try:
-        data = part.get_payload(decode=True)
+        return part.get_payload(decode=True)
     except Exception:
-        data = None
+        return None
+
+
+def _part_text(part: Message, reading: "_Reading") -> str:
+    data = _decoded(part)
     if data is None:
         payload = part.get_payload()
         return payload if isinstance(payload, str) else ""
@@ -328,10 +333,7 @@ def _ext(content_type: str) -> str:
 
 
 def _payload_size(part: Message) -> int:
-    try:
-        data = part.get_payload(decode=True)
-    except Exception:
-        data = None
+    data = _decoded(part)
     if data is None:
         payload = part.get_payload()
         if isinstance(payload, list):
