@@ -62,6 +62,10 @@ class Pitchin:
             self.teams_handler, self.chats["teams"] = build_teams(settings, self.ctx)
         self.ctx.platforms = tuple(self.chats)
         self.customers = customers if customers is not None else customer_channel(settings)
+        from bot.inbox.reader import MailReader
+
+        # customer mail is read in worker processes (HTTP intake and IMAP alike), off the event loop
+        self.mail_reader = MailReader()
         self.worker = DeliveryWorker(self.ctx, self.chats, self.customers)
         self.ctx.wake = self.worker.wake
         self._tasks: list[asyncio.Task] = []
@@ -81,15 +85,17 @@ class Pitchin:
         return self._server.open_connections if self._server is not None else 0
 
     def web_app(self) -> web.Application:
-        from bot.web import make_web_app
+        from bot.web import MAIL_READER, make_web_app
 
         slack = None
         if self.slack_app is not None and not self.settings.slack_socket_mode:
             from bot.slack.http import slack_http_handler
 
             slack = slack_http_handler(self.slack_app, self.settings.slack_signing_secret)
-        return make_web_app(self.ctx, self.settings.intake_token, slack_handler=slack, teams_handler=self.teams_handler,
-                            webhooks=getattr(self.customers, "webhook_channel", None), limits=self.limits)
+        app = make_web_app(self.ctx, self.settings.intake_token, slack_handler=slack, teams_handler=self.teams_handler,
+                           webhooks=getattr(self.customers, "webhook_channel", None), limits=self.limits)
+        app[MAIL_READER] = self.mail_reader
+        return app
 
     async def start(self, *, http: bool = True, worker: bool = True, scheduler: bool = True) -> None:
         if not self.chats:
@@ -125,6 +131,8 @@ class Pitchin:
         if worker:
             self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
         if http:
+            # the first mail must not wait, on the event loop, for the mail reader's processes to start
+            self._tasks.append(asyncio.create_task(asyncio.to_thread(self.mail_reader.warm), name="warm-mail-reader"))
             # build the suggestion index now, so the first /feedback does not wait for it
             self._tasks.append(asyncio.create_task(asyncio.to_thread(self._warm_suggestions), name="warm-index"))
         if self.slack_app is not None and self.settings.slack_socket_mode:
@@ -179,4 +187,5 @@ class Pitchin:
             await self._slack_http.close()
         if self.llm is not None:
             self.llm.close()
+        self.mail_reader.close()
         self.db.dispose()

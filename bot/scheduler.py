@@ -28,7 +28,7 @@ class Scheduler:
         if settings.imap_url:
             from bot.inbox.imap import ImapPoller
 
-            poller = ImapPoller(settings.imap_url, self.pitchin.ctx)
+            poller = ImapPoller(settings.imap_url, self.pitchin.ctx, reader=self.pitchin.mail_reader)
             self.aps.add_job(poller.poll, "interval", minutes=1, id="imap-poll", max_instances=1,
                              coalesce=True, next_run_time=_now())
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
 import uuid
-from dataclasses import replace
 from typing import Awaitable, Callable
 
 from aiohttp import web
@@ -26,6 +26,7 @@ EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 CTX = web.AppKey("ctx", Context)
 TOKEN = web.AppKey("intake_token", str)
 WEBHOOKS = web.AppKey("webhooks", object)  # the WebhookChannel that checks and later answers reply URLs
+MAIL_READER = web.AppKey("mail_reader", object)  # bot.inbox.reader.MailReader: mail is read off the loop
 
 
 def error(status: int, message: str, **headers) -> web.Response:
@@ -49,14 +50,19 @@ def _authorised(request: web.Request) -> web.Response | None:
 
 
 def _accepted(result) -> web.Response:
-    return web.json_response(
-        {"ticket_id": result.ticket_id, "message_id": result.message_id, "new_ticket": result.new_ticket},
-        status=202,
-    )
+    body = {"ticket_id": result.ticket_id, "message_id": result.message_id, "new_ticket": result.new_ticket}
+    if result.ignored:
+        body["ignored"] = result.ignored
+    if result.folded:
+        body["folded"] = True
+    if result.reason:
+        body["reason"] = result.reason
+    return web.json_response(body, status=202)
 
 
 async def intake_email(request: web.Request) -> web.Response:
-    from bot.inbox.email import MalformedEmail, parse_email, strip_quoted
+    from bot.inbox.reader import MailReader, read_mail
+    from bot.inbox.sender import MalformedEmail
 
     refused = _authorised(request)
     if refused:
@@ -67,18 +73,16 @@ async def intake_email(request: web.Request) -> web.Response:
     if not body.strip():
         return error(400, "Empty body: POST the raw email (RFC 822) with Content-Type: message/rfc822.")
     ctx = request.app[CTX]
-
-    def parse_and_store(raw: bytes):
-        message = parse_email(raw)
-        if message.in_reply_to:  # an answer: the thread already shows the history it quotes
-            message = replace(message, text=strip_quoted(message.text))
-        return tickets.intake(ctx, message)
-
+    reader = request.app.get(MAIL_READER)
     try:
-        result = await ctx.db.run(parse_and_store, body)
+        # reading a mail is CPU work for a worker process (a thread when the app has no reader)
+        if isinstance(reader, MailReader):
+            message = await reader.read(body, ctx.now())
+        else:
+            message = await asyncio.to_thread(read_mail, body, ctx.now())
     except MalformedEmail as exc:
         return error(400, f"Not a usable email: {exc}")
-    return _accepted(result)
+    return _accepted(await ctx.db.run(tickets.intake, ctx, message))
 
 
 def web_message(data) -> InboundMessage:

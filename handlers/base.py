@@ -155,6 +155,10 @@ class InboundMessage:
     in_reply_to: tuple[str, ...] = ()  # Message-IDs from In-Reply-To and References
     attachments: tuple[Attachment, ...] = ()
     reply_url: str | None = None
+    # why the mail is an automatic one (RFC 3834), e.g. "Auto-Submitted: auto-replied": it never
+    # opens or reopens a ticket
+    auto_reply: str | None = None
+    dmarc_failed: bool = False  # an Authentication-Results header said dmarc=fail
 
 
 @dataclass(frozen=True)
@@ -177,10 +181,13 @@ class OutgoingReply:
 
 @dataclass(frozen=True)
 class IntakeResult:
-    ticket_id: int
-    message_id: int
+    ticket_id: int | None  # None when the message was ignored
+    message_id: int | None
     new_ticket: bool
     duplicate: bool = False
+    ignored: str | None = None  # "auto-reply": an automatic mail that belongs to no ticket, dropped
+    reason: str | None = None  # why it was ignored or folded, in words
+    folded: bool = False  # the sender opened too many tickets lately: this joined their latest one
 
 
 # ---------------------------------------------------------------- ports (implemented under bot/)

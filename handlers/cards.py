@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from handlers.base import Button, Card, PersonRef, Rich, When
 from storage.models import Ticket
 
@@ -18,7 +20,8 @@ def ticket_state(ticket: Ticket) -> str:
     return "claimed" if ticket.claimed_by_id else "open"
 
 
-def ticket_card(ticket: Ticket, first_text: str, attachments: list, people: dict[int, PersonRef]) -> Card:
+def ticket_card(ticket: Ticket, first_text: str, attachments: list, people: dict[int, PersonRef],
+                dmarc_failed: bool = False) -> Card:
     state = ticket_state(ticket)
     status: Rich
     if state == "closed":
@@ -43,7 +46,11 @@ def ticket_card(ticket: Ticket, first_text: str, attachments: list, people: dict
     actions += (Button("Log feedback", FEEDBACK_FROM_TICKET, value),)
 
     customer = f"{ticket.customer_name} <{ticket.customer_email}>" if ticket.customer_name else ticket.customer_email
-    fields: list[tuple[str, Rich]] = [("From", (customer,)), ("Received", (When(ticket.created_at),))]
+    fields: list[tuple[str, Rich]] = [("From", (customer,))]
+    caution = sender_caution(ticket, dmarc_failed)
+    if caution:
+        fields.append(("Sender", (caution,)))
+    fields.append(("Received", (When(ticket.created_at),)))
     if attachments:
         listed = ", ".join(f"{a['filename']} ({human_size(a['size'])})" for a in attachments)
         fields.append(("Attachments", (listed,)))
@@ -60,6 +67,19 @@ def ticket_card(ticket: Ticket, first_text: str, attachments: list, people: dict
         accent=state,
         body_truncated=truncated,
     )
+
+
+def sender_caution(ticket: Ticket, dmarc_failed: bool) -> str | None:
+    """What the card warns about the sender: anyone can type any address into a web form, and a
+    mail whose domain's DMARC check failed may be forged. Nothing is ever shown as verified: a
+    customer can write an Authentication-Results header that says "pass" as easily as one
+    that says "fail"."""
+    if ticket.source == "web":
+        host = urlsplit(ticket.reply_url).hostname if ticket.reply_url else None
+        return f"⚠️ Email not verified, replies go to {host}" if host else "⚠️ Email not verified"
+    if dmarc_failed:
+        return f"⚠️ DMARC failed: this mail may not be from {ticket.customer_email}"
+    return None
 
 
 def human_size(size: int) -> str:

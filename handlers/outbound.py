@@ -80,7 +80,8 @@ def _card(session, ticket_id: int):
         return None
     first = repos.first_customer_message(session, ticket_id)
     people = repos.person_refs(session, [ticket.claimed_by_id, ticket.closed_by_id])
-    return ticket_card(ticket, first.text if first else "", first.attachments if first else [], people)
+    return ticket_card(ticket, first.text if first else "", first.attachments if first else [], people,
+                       dmarc_failed=first.dmarc_failed if first else False)
 
 
 def full_text(ctx: Context, ticket_id: int, message_id: int | None = None) -> str:

@@ -7,6 +7,7 @@ crash or an outage delays it but never loses or doubles it.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import replace
 from datetime import timedelta, timezone
@@ -23,6 +24,7 @@ from handlers.base import (
     Reply,
     ThreadRef,
 )
+from handlers import floods
 from handlers.cards import ticket_state
 from handlers.context import Context
 from handlers.outbound import customer_key, name_of, ref_dict, to_chat, where_to
@@ -30,6 +32,9 @@ from storage import repos
 from storage.models import Ticket, TicketMessage
 
 NOTE_PREFIX = "note:"
+IGNORED_AUTO_REPLY = "auto-reply"
+
+log = logging.getLogger("pitchin.tickets")
 
 
 # ---------------------------------------------------------------- intake
@@ -37,7 +42,11 @@ NOTE_PREFIX = "note:"
 
 def intake(ctx: Context, msg: InboundMessage) -> IntakeResult:
     """Store a customer's message: a follow-up joins its ticket, anything else opens a new one.
-    Idempotent on the message's external key (Message-ID / external_id)."""
+    Idempotent on the message's external key (Message-ID / external_id).
+
+    An automatic reply (``msg.auto_reply``) joins its ticket's thread without reopening it, and is
+    dropped when it answers no ticket: it never opens one, so two robots cannot mail each other
+    forever. A sender who opened too many tickets lately is folded into their latest (floods.py)."""
     try:
         result = _intake(ctx, msg)
     except IntegrityError:
@@ -47,7 +56,9 @@ def intake(ctx: Context, msg: InboundMessage) -> IntakeResult:
             if existing is None:
                 raise
             result = IntakeResult(existing.ticket_id, existing.id, new_ticket=False, duplicate=True)
-    if not result.duplicate:
+    if result.ignored:
+        log.info("ignored a mail from %s: %s", msg.sender_email, result.reason)
+    elif not result.duplicate:
         ctx.wake()
     return result
 
@@ -61,6 +72,14 @@ def _intake(ctx: Context, msg: InboundMessage) -> IntakeResult:
             return IntakeResult(existing.ticket_id, existing.id, new_ticket=False, duplicate=True)
 
         ticket = repos.ticket_for_followup(session, msg.sender_email, msg.in_reply_to)
+        if ticket is None and msg.auto_reply:
+            return IntakeResult(None, None, new_ticket=False, ignored=IGNORED_AUTO_REPLY,
+                                reason=f"an automatic reply ({msg.auto_reply}) that answers no ticket; "
+                                       "automatic mail never opens one")
+        folded = False
+        if ticket is None:
+            ticket = floods.fold_target(session, msg)
+            folded = ticket is not None
         new_ticket = ticket is None
         if new_ticket:
             ticket = Ticket(
@@ -77,11 +96,12 @@ def _intake(ctx: Context, msg: InboundMessage) -> IntakeResult:
             session.flush()
         message = TicketMessage(
             ticket_id=ticket.id,
-            kind="customer",
+            kind="auto" if msg.auto_reply else "customer",
             text=msg.text,
             external_key=msg.external_key,
             email_message_id=msg.email_message_id,
             attachments=[{"filename": a.filename, "size": a.size, "content_type": a.content_type} for a in msg.attachments],
+            dmarc_failed=msg.dmarc_failed,
             created_at=msg.received_at,
         )
         session.add(message)
@@ -89,14 +109,22 @@ def _intake(ctx: Context, msg: InboundMessage) -> IntakeResult:
 
         if new_ticket:
             to_chat(ctx, session, "chat.post_ticket", ticket.id)
+            return IntakeResult(ticket.id, message.id, new_ticket=True)
+        if msg.auto_reply:  # shown in the thread; the ticket stays as it is
+            to_chat(ctx, session, "chat.notice", ticket.id,
+                    text=f"🤖 An automatic reply came in ({msg.auto_reply}); the ticket stays as it is:\n{msg.text}")
+            return IntakeResult(ticket.id, message.id, new_ticket=False)
+        reopened = repos.try_reopen(session, ticket.id)
+        ticket.last_customer_at = msg.received_at
+        session.add(ticket)
+        if folded:
+            floods.queue_fold_notice(ctx, session, ticket, msg)
         else:
-            reopened = repos.try_reopen(session, ticket.id)
-            ticket.last_customer_at = msg.received_at
-            session.add(ticket)
             to_chat(ctx, session, "chat.customer_message", ticket.id, message_id=message.id, reopened=reopened)
-            if reopened:
-                to_chat(ctx, session, "chat.update_ticket", ticket.id)
-        return IntakeResult(ticket.id, message.id, new_ticket=new_ticket)
+        if reopened:
+            to_chat(ctx, session, "chat.update_ticket", ticket.id)
+        reason = f"{msg.sender_email} opened more than {floods.MAX_NEW_TICKETS} tickets in an hour" if folded else None
+        return IntakeResult(ticket.id, message.id, new_ticket=False, folded=folded, reason=reason)
 
 
 # ---------------------------------------------------------------- claim, unclaim, close, reopen

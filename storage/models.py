@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Index, LargeBinary, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from handlers.base import utcnow
@@ -53,13 +53,18 @@ class TicketMessage(SQLModel, table=True):
     __tablename__ = "ticket_message"
     id: Optional[int] = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
-    kind: str  # "customer", "reply" (to the customer), "note" (internal)
+    # "customer", "reply" (to the customer), "note" (internal), "auto" (an automatic mail from the
+    # customer's side, RFC 3834: kept in the thread, never answered)
+    kind: str
     author_person_id: Optional[int] = Field(default=None, foreign_key="person.id")
     text: str = ""
     # Idempotency: "email:<Message-ID>", "web:<external_id>", "slack:<channel>:<ts>"
     external_key: Optional[str] = Field(default=None, unique=True)
     email_message_id: Optional[str] = Field(default=None, index=True)  # for mail threading
     attachments: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    # an Authentication-Results header of the customer's mail said dmarc=fail: shown on the card
+    dmarc_failed: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, default=False,
+                                                               server_default=false()))
     # the chat message this came from (employee replies and notes): platform/tenant/channel/message_id/thread_id
     chat_ref: Optional[dict] = Field(default=None, sa_column=Column(JSON, nullable=True))
     # replies only: Pitchin's own note about the reply (the Undo card on Teams), redrawn as it is delivered

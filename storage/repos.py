@@ -269,3 +269,37 @@ def pending_jobs(session: Session) -> int:
 def next_due(session: Session) -> datetime | None:
     return session.execute(select(func.min(OutboxJob.run_after)).where(OutboxJob.state == "pending")).scalar_one()
 
+
+
+# ---------------------------------------------------------------- floods
+
+
+def tickets_opened_since(session: Session, customer_email: str, since: datetime) -> int:
+    return session.execute(
+        select(func.count()).select_from(Ticket).where(Ticket.customer_email == customer_email, Ticket.created_at > since)
+    ).scalar_one()
+
+
+def latest_ticket_of(session: Session, customer_email: str) -> Ticket | None:
+    """The customer's newest open ticket, or their newest one when none is open."""
+    row = session.execute(
+        select(Ticket)
+        .where(Ticket.customer_email == customer_email)
+        .order_by((Ticket.status == "open").desc(), Ticket.id.desc())
+        .limit(1)
+    ).first()
+    return row[0] if row else None
+
+
+def last_job_if_waiting(session: Session, ordering_key: str) -> OutboxJob | None:
+    """The newest job with this ordering key when it is pending and no worker has taken it yet, so
+    that the caller may still change it; locked on PostgreSQL, where a worker's lease would
+    otherwise race the change (its SKIP LOCKED passes over the row meanwhile)."""
+    query = (select(OutboxJob).where(OutboxJob.ordering_key == ordering_key).order_by(OutboxJob.id.desc()).limit(1)
+             .execution_options(populate_existing=True))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = session.execute(query).first()
+    if row is None or row[0].state != "pending" or row[0].leased_until is not None:
+        return None
+    return row[0]

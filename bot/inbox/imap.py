@@ -4,7 +4,8 @@
     stored = await poller.poll()   # the scheduler calls this every minute
 
 Each poll logs in, selects the folder and asks for the UNSEEN mails. Every one is fetched with
-``BODY.PEEK[]`` (which leaves it unseen), read by ``parse_email`` and stored by
+``BODY.PEEK[]`` (which leaves it unseen), read by ``read_mail`` (in the app's ``MailReader``
+worker processes, like HTTP intake) and stored by
 ``handlers.tickets.intake``; only after intake returned is it flagged ``\\Seen``. A crash in
 between means the mail is fetched again next time, and intake, idempotent on the Message-ID,
 recognises it. A mail that is not a usable email is flagged ``\\Flagged`` and ``\\Seen`` (so it
@@ -32,7 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import unquote, urlsplit
 
-from bot.inbox.email import MalformedEmail, parse_email
+from bot.inbox.reader import MailReader, read_mail
+from bot.inbox.sender import MalformedEmail
 from bot.inbox.urls import starttls_option
 from handlers import tickets
 from handlers.context import Context
@@ -134,9 +136,12 @@ class ImapError(Exception):
 class ImapPoller:
     """Fetch the unseen mails of one IMAP folder and make tickets of them (``poll``)."""
 
-    def __init__(self, url: str, ctx: Context, ssl_context: ssl.SSLContext | None = None, *, timeout: float = TIMEOUT):
+    def __init__(self, url: str, ctx: Context, ssl_context: ssl.SSLContext | None = None, *, timeout: float = TIMEOUT,
+                 reader: MailReader | None = None):
         self.settings = parse_imap_url(url)
         self.ctx = ctx
+        # the app's worker processes; without one (tests, scripts) mail is read in the polling thread
+        self.read = reader.read_blocking if reader is not None else read_mail
         self.ssl_context = ssl_context
         self.timeout = timeout
         s = self.settings
@@ -220,7 +225,7 @@ class ImapPoller:
     # ------------------------------------------------------------ one mail
 
     def _take(self, conn: imaplib.IMAP4, uid: str) -> str:
-        """Fetch, parse, store and mark one mail: "stored", "duplicate", "malformed" or "gone"."""
+        """Fetch, parse, store and mark one mail: "stored", "duplicate", "ignored", "malformed" or "gone"."""
         s = self.settings
         fetched = self._fetch(conn, uid)
         if fetched is None:
@@ -228,7 +233,7 @@ class ImapPoller:
             return "gone"
         raw, received_at = fetched
         try:
-            message = parse_email(raw, received_at=received_at)
+            message = self.read(raw, received_at)
         except MalformedEmail as exc:
             self._mark_malformed(conn, uid)
             log.warning(
@@ -243,6 +248,10 @@ class ImapPoller:
             raise _IntakeFailed(f"{type(exc).__name__}: {_short(str(exc))}") from exc
         # Stored: only now may the server forget that we still have to read it.
         self._mark_seen(conn, uid)
+        if result.ignored:
+            log.info("IMAP mail UID %s from %s ignored (%s): %s; marked seen",
+                     uid, message.sender_email, result.ignored, result.reason)
+            return "ignored"
         if result.duplicate:
             log.info(
                 "IMAP mail UID %s (%s) was stored before, as message %s of ticket #%s; marked seen",

@@ -452,3 +452,33 @@ def test_folder_names_are_sent_in_modified_utf7():
     assert imap_module._mailbox("~peter/mail/台北/日本語") == '"~peter/mail/&U,BTFw-/&ZeVnLIqe-"'
     assert imap_module._mailbox("Kundenpost Ä&Ö") == '"Kundenpost &AMQ-&-&ANY-"'
     assert imap_module._mailbox('a "b" \\c') == '"a \\"b\\" \\\\c"'
+
+
+# ---------------------------------------------------------------- read like HTTP intake
+
+
+async def test_polled_mail_is_read_in_the_mail_reader_bounded_and_auto_replies_are_not_tickets(ctx, mailbox, imap_log):
+    from bot.inbox.reader import MailReader
+    from tests.inbox.test_intake_stall import many_parts
+
+    big = many_parts(parts=5_000, html_rows=10)
+    first, first_id = mail("ann@customer.test", "VPN down")
+    quoted, _ = mail("ann@customer.test", "Re: VPN down", "Still down.\n\nOn Mon, 3 Mar 2025, Support wrote:\n> Try again",
+                     in_reply_to=first_id)
+    away, _ = mail("ann@customer.test", "Out of office", "Away.")
+    away = b"Auto-Submitted: auto-replied\r\n" + away
+    for raw in (big, first, quoted, away):
+        mailbox.deliver(raw)
+
+    reader = MailReader(workers=1)
+    try:
+        assert await ImapPoller(mailbox.url(), ctx, reader=reader).poll() == 3
+    finally:
+        reader.close()
+
+    got = messages(ctx)
+    assert got[0].text.startswith("[This email had 5,001 MIME parts; Pitchin kept the first 100.]")
+    assert [m.text for m in got[1:]] == ["Hello, I need help.", "Still down."]  # the quote is cut, as over HTTP
+    assert len(tickets(ctx)) == 2  # the out-of-office answered no ticket: dropped
+    assert mailbox.unseen() == []
+    assert any("ignored (auto-reply)" in r.getMessage() for r in imap_log.records)
