@@ -107,6 +107,9 @@ class Pitchin:
                         "MICROSOFT_APP_PASSWORD before exposing Pitchin.")
         if not self.settings.intake_token:
             log.warning("PITCHIN_INTAKE_TOKEN is not set: /intake/* refuses every request.")
+        if http and self.settings.intake_token and not self.settings.webhook_secret:
+            log.info("PITCHIN_WEBHOOK_SECRET is not set: web-form messages with a reply_url are refused (503); "
+                     "set it to answer web forms at their reply_url.")
         if not self.settings.smtp_url:
             log.warning("SMTP_URL is not set: replies to customers are written to the Maildir %s", self.settings.maildir)
         if self.ctx.embedder is not None:

@@ -59,6 +59,8 @@ def intake(ctx: Context, msg: InboundMessage) -> IntakeResult:
     if result.ignored:
         log.info("ignored a mail from %s: %s", msg.sender_email, result.reason)
     elif not result.duplicate:
+        if result.folded:
+            log.info("folded a mail from %s into #%s: %s", msg.sender_email, result.ticket_id, result.reason)
         ctx.wake()
     return result
 
