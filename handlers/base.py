@@ -7,36 +7,14 @@ into these types and render the ``Card``s and ``Reply``s that handlers return.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Protocol, Union
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+# shared with storage, so they live below both layers; re-exported here for the code above
+from storage.types import Actor, PersonRef, ThreadRef, utcnow  # noqa: F401
 
 
 # ---------------------------------------------------------------- people and places
-
-
-@dataclass(frozen=True)
-class Actor:
-    """A person acting on a chat platform (an employee clicking or replying)."""
-
-    platform: str  # "slack", "teams", "console"
-    user_id: str
-    name: str = ""
-    email: str | None = None
-    tenant: str = ""  # Slack team id, Teams tenant id
-
-
-@dataclass(frozen=True)
-class ThreadRef:
-    """Where a conversation lives on a platform: Slack channel + root ts, Teams reply chain."""
-
-    platform: str
-    tenant: str
-    channel: str
-    thread_id: str
 
 
 @dataclass(frozen=True)
@@ -51,20 +29,6 @@ class MessageRef:
 
 
 # ---------------------------------------------------------------- what is shown
-
-
-@dataclass(frozen=True)
-class PersonRef:
-    """A person as shown in a card: renderers mention them natively where they can."""
-
-    name: str
-    ids: tuple[tuple[str, str], ...] = ()  # ((platform, user_id), ...)
-
-    def id_on(self, platform: str) -> str | None:
-        for p, uid in self.ids:
-            if p == platform:
-                return uid
-        return None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Optional
 from sqlalchemy import JSON, Boolean, Column, Index, LargeBinary, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
-from handlers.base import utcnow
+from storage.types import utcnow
 
 
 class Person(SQLModel, table=True):

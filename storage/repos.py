@@ -9,7 +9,7 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from handlers.base import Actor, PersonRef, ThreadRef, utcnow
+from storage.types import Actor, PersonRef, ThreadRef, utcnow
 from storage.models import Identity, OutboxJob, Person, ThreadAnchor, Ticket, TicketMessage
 
 # ---------------------------------------------------------------- people

@@ -38,6 +38,16 @@ def test_storage_imports_no_platform_and_nothing_from_bot():
     assert offenders("storage", PLATFORM_MODULES) == []
 
 
+def test_storage_imports_nothing_from_the_core():
+    """Storage sits below the core: the types both share live in storage/types.py."""
+    assert offenders("storage", {"handlers", "bot"}) == []
+
+
+def test_storage_types_import_nothing_of_ours():
+    # the shared types are the bottom of the stack: not even the rest of storage
+    assert imported_roots(ROOT / "storage" / "types.py") & {"storage", "handlers", "bot"} == set()
+
+
 def test_botbuilder_only_under_bot_teams():
     found = []
     for path in sorted(ROOT.rglob("*.py")):
