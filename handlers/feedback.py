@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from handlers.base import Actor, Button, Reply
 from handlers.context import Context
+from handlers.customers import customer_key, parse_customer
 from handlers.outbound import name_of
 from storage import repos
 from storage.models import (FeedbackDraft, Identity, SuggestionCard, SuggestionNotice, SuggestionRequest, Ticket)
@@ -87,26 +88,14 @@ def _usage(kind: str, why: str) -> Reply:
     return Reply(f"{why}\nUsage: {USAGE[kind]}", ok=False)
 
 
-def _customer_key(email: str | None, name: str) -> str:
-    return f"email:{email.lower()}" if email else f"name:{name.strip().lower()}"
-
-
-def _split_customer(raw: str) -> tuple[str | None, str]:
-    raw = raw.strip()
-    match = re.search(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", raw)
-    if match:
-        name = raw.replace(match.group(0), "").strip(" <>,\"'") or match.group(0).split("@")[0]
-        return match.group(0).lower(), name
-    return None, raw
-
-
 def _customers_of(session, card_id: int) -> list[tuple[str | None, str]]:
     seen: dict[str, tuple[str | None, str]] = {}
     for email, name in session.execute(select(SuggestionRequest.customer_email, SuggestionRequest.customer_name)
                                        .where(SuggestionRequest.card_id == card_id)
                                        .order_by(SuggestionRequest.id)).all():
-        if email or name:
-            seen.setdefault(_customer_key(email, name), (email, name))
+        key = customer_key(email, name)
+        if key is not None:
+            seen.setdefault(key, (email, name))
     return list(seen.values())
 
 
@@ -207,9 +196,10 @@ def _file(session, person_id: int, draft: Draft, card_id: int | None) -> tuple[S
         session.flush()
     else:
         card = _live_card(session, card_id)
-    customers = [_split_customer(c) for c in draft.customers if c.strip()] or [(None, "")]
+    customers = [parse_customer(c) for c in draft.customers if c.strip()] or [(None, "")]
     ticket = session.get(Ticket, draft.ticket_id) if draft.ticket_id else None
-    if ticket is not None and not any(email == ticket.customer_email for email, _ in customers):
+    asker = customer_key(ticket.customer_email, ticket.customer_name) if ticket is not None else None
+    if ticket is not None and (asker is None or asker not in {customer_key(e, n) for e, n in customers}):
         customers = [(e, n) for e, n in customers if e or n] + [(ticket.customer_email, ticket.customer_name)]
     for email, name in customers:
         session.add(SuggestionRequest(card_id=card.id, text=draft.text.strip(), quote=draft.quote.strip(),
@@ -405,12 +395,12 @@ def _recipients(session, card_id: int, outcome: str):
         if req.logged_by_id and f"person:{req.logged_by_id}" not in already:
             employees.add(f"person:{req.logged_by_id}")
         ticket = session.get(Ticket, req.ticket_id) if req.ticket_id else None
-        web = ticket is not None and bool(ticket.reply_url) and ticket.customer_email == req.customer_email
-        if not (req.customer_email or req.customer_name or web):
+        who = customer_key(req.customer_email, req.customer_name)
+        web = ticket is not None and bool(ticket.reply_url) and customer_key(ticket.customer_email,
+                                                                             ticket.customer_name) == who
+        if not (who or web):
             continue
-        key = (f"customer:{req.customer_email.lower()}" if req.customer_email
-               else f"customer:name:{req.customer_name.strip().lower()}" if req.customer_name.strip()
-               else f"customer:ticket:{ticket.id}")
+        key = f"customer:{who}" if who else f"customer:ticket:{ticket.id}"
         person = people.setdefault(key, {"req": req, "tickets": [], "told_as": set()})
         if req.customer_email:
             person["told_as"].add(f"customer:{req.customer_email}")  # the key before emails were lowercased
@@ -499,21 +489,22 @@ def show(ctx: Context, card_id: int) -> Reply:
     return Reply("\n".join(lines))
 
 
-def _distinct_customers():
-    key = func.coalesce(func.lower(SuggestionRequest.customer_email),
-                        func.nullif(func.lower(SuggestionRequest.customer_name), ""))
-    return func.count(func.distinct(key))
-
-
 def top(ctx: Context, department: str = "", limit: int = 10) -> Reply:
     with ctx.db.transaction(read_only=True) as session:
-        query = (select(SuggestionCard, _distinct_customers().label("n"))
+        query = (select(SuggestionCard, SuggestionRequest.customer_email, SuggestionRequest.customer_name)
                  .join(SuggestionRequest, SuggestionRequest.card_id == SuggestionCard.id)
-                 .where(SuggestionCard.merged_into_id.is_(None), SuggestionCard.status.not_in(OUTCOMES))
-                 .group_by(SuggestionCard.id).order_by(_distinct_customers().desc(), SuggestionCard.id).limit(limit))
+                 .where(SuggestionCard.merged_into_id.is_(None), SuggestionCard.status.not_in(OUTCOMES)))
         if department:
             query = query.where(func.lower(SuggestionCard.department) == department.lower())
-        rows = session.execute(query).all()
+        # counted here rather than in SQL so that "the same customer" is customer_key's, as on the card
+        # itself (SQLite's lower() folds ASCII only)
+        open_cards: dict[int, SuggestionCard] = {}
+        who: dict[int, set[str]] = {}
+        for card, email, name in session.execute(query).all():
+            open_cards[card.id] = card
+            key = customer_key(email, name)
+            who.setdefault(card.id, set()).update([key] if key else [])
+        rows = sorted(((open_cards[i], len(keys)) for i, keys in who.items()), key=lambda r: (-r[1], r[0].id))[:limit]
     if not rows:
         return Reply(f"No open suggestions for {department}. (Feedback that starts with “top”: "
                      f"/feedback log top {department})" if department else "No open suggestions.")

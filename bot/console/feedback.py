@@ -19,6 +19,7 @@ from typing import Awaitable, Callable
 from bot.console.chat import command_for
 from handlers import feedback, registry
 from handlers.base import Reply
+from handlers.customers import split_customers
 from handlers.feedback import IMPORTANCE, Draft
 
 FROM_USAGE = "feedback from <ticket number>"
@@ -108,7 +109,7 @@ class ConsoleFeedback:
         quote = await self._optional("Quote (the customer's own words):")
         if quote is None:
             return Reply("Not logged.")
-        customers = draft.customers + tuple(c.strip() for c in answers[0].split(",") if c.strip())
+        customers = draft.customers + split_customers(answers[0])
         filled = replace(draft, text=text, customers=customers, department=answers[1], importance=importance,
                          quote=quote)
         return await self.follow_up(await self.run(feedback.log, self.ctx, self.actor, filled))

@@ -14,43 +14,10 @@ from handlers import feedback, registry, tickets
 from handlers.base import Reply, ThreadRef
 from handlers.cards import FEEDBACK_FROM_TICKET
 from handlers.context import Context
+from handlers.customers import customers_field, split_customers
 
 COMMAND = "/feedback"
 SHORTCUT = "log_feedback"  # manifest.yml: features.shortcuts, type message
-
-
-def split_customers(raw: str) -> tuple[str, ...]:
-    """"carol@example.com, Dan Doe; "Smith, John" <john@example.com>" → one entry per customer.
-    Commas, semicolons and new lines separate; a comma inside double quotes does not."""
-    parts, current, quoted = [], [], False
-    for ch in raw:
-        if ch == '"':
-            quoted = not quoted
-        elif ch in ",;\n" and not quoted:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    parts.append("".join(current))
-    out = []
-    for part in parts:
-        part = part.strip()
-        if "@" not in part:
-            part = part.strip('"').strip()
-        if part:
-            out.append(part)
-    return tuple(out)
-
-
-def customers_field(customers: tuple[str, ...]) -> str:
-    """The inverse of split_customers: a name with a comma in it is quoted."""
-    out = []
-    for c in customers:
-        name, bracket, rest = c.partition("<")
-        if any(sep in name for sep in ",;") and '"' not in name:
-            c = f'"{name.strip()}" <{rest}' if bracket else f'"{c}"'
-        out.append(c)
-    return ", ".join(out)
 
 
 def draft_from_view(view: dict) -> feedback.Draft:

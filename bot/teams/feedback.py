@@ -22,6 +22,7 @@ from bot.teams.inbound import (People, button_click, in_channel, invoke_data, me
 from handlers import feedback, registry, tickets
 from handlers.base import Actor, Button, Reply
 from handlers.context import Context
+from handlers.customers import split_customers
 from handlers.feedback import Draft
 
 log = logging.getLogger("pitchin.teams")
@@ -112,9 +113,9 @@ class TeamsFeedback:
         ticket_id = _number(data.get("ticket_id"))
         if ticket_id is not None and await self._db(feedback.draft_for_ticket, ticket_id) is None:
             ticket_id = None  # not a ticket (any more): log it without one rather than fail
-        customers = tuple(c.strip() for c in _words(data, "customers").split(",") if c.strip())
-        return Draft(text=_words(data, "text"), customers=customers, department=_words(data, "department"),
-                     importance=_words(data, "importance").lower(), quote=_words(data, "quote"), ticket_id=ticket_id)
+        return Draft(text=_words(data, "text"), customers=split_customers(_words(data, "customers")),
+                     department=_words(data, "department"), importance=_words(data, "importance").lower(),
+                     quote=_words(data, "quote"), ticket_id=ticket_id)
 
     async def _submitted(self, turn_context: TurnContext) -> render.TaskModuleContinueResponse | None:
         data = invoke_data(turn_context.activity)

@@ -17,6 +17,7 @@ from botbuilder.schema.teams import (MessagingExtensionActionResponse, TaskModul
 from handlers import registry
 from handlers.base import Button, Card, DeliveryMark, PersonRef, Reply, Rich, When
 from handlers.cards import FEEDBACK_FROM_TICKET, plain
+from handlers.customers import customers_field
 from handlers.feedback import IMPORTANCE, Draft
 
 PLATFORM = "teams"
@@ -210,8 +211,8 @@ def feedback_form(draft: Draft, error: str = "") -> dict:
     body += [
         _input("Input.Text", "text", "What does the customer want?", draft.text, isRequired=True,
                errorMessage="Say what the customer wants.", placeholder="e.g. Export invoices to CSV"),
-        _input("Input.Text", "customers", "Customers (emails or names, comma separated)", ", ".join(draft.customers),
-               placeholder="carol@example.com, Dan Smith"),
+        _input("Input.Text", "customers", "Customers (emails or names, comma separated)",
+               customers_field(draft.customers), placeholder="carol@example.com, Dan Smith"),
         _input("Input.Text", "department", "Department", draft.department, placeholder="e.g. Billing"),
         _input("Input.ChoiceSet", "importance", "Importance", draft.importance, style="compact",
                placeholder="How much does it matter to them?",

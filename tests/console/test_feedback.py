@@ -127,6 +127,18 @@ async def test_the_form_one_question_at_a_time_and_from_a_ticket(term, store):
     assert store.state() == before
 
 
+async def test_a_customer_with_a_comma_in_their_name_is_one_customer(term, store):
+    """"Doe, Jane" <jane@example.com> typed in the list is one customer, not a phantom "Doe" beside her."""
+    await term.type("feedback", "What does the customer want? (required)")
+    await term.type("Refund by bank transfer", "Customers (emails or names, comma separated):")
+    await term.type('"Doe, Jane" <jane@example.com>, Dan <dan@example.com>', "Department:")
+    await term.type("", "Importance:")
+    await term.type("", "Quote (the customer's own words):")
+    await term.type("", "New card #1 · Refund by bank transfer · new · 2 customers asked so far.")
+    assert [(r.customer_email, r.customer_name) for r in store.requests()] == [
+        ("jane@example.com", "Doe, Jane"), ("dan@example.com", "Dan")]
+
+
 @pytest.mark.parametrize("typed, expected", [
     ("feedback log", "Say what the customer wants.\nUsage: feedback <what the customer wants>"),
     ("feedback show 9", "There is no card #9.\nUsage: feedback show <card>"),

@@ -237,6 +237,18 @@ async def test_a_customer_is_told_once_however_many_requests_and_web_form_ticket
     assert "This will email no customers, tell no colleagues who logged it." in again.text
 
 
+def test_the_same_customer_is_counted_the_same_on_the_card_in_top_and_when_told(ctx):
+    """One meaning of "the same customer" (an email in any case, else a name in any case) for the
+    card's count, the top list and the announcement, whatever the database's lower() folds."""
+    whos = ("Émile", "ÉMILE", " émile ", "Carol <carol@example.com>", "CAROL@example.com")
+    logged = feedback.log(ctx, ANN, Draft("Dark mode", customers=whos))
+    assert "2 customers asked so far" in logged.text
+    assert "#1 · Dark mode · new · 2 customers" in registry.run_feedback(ctx, ANN, "top").text
+    preview = registry.run_feedback(ctx, ANN, "status 1 shipped It's live.")
+    assert "This will email 1 customer, tell 1 colleague who logged it" in preview.text
+    assert preview.text.count("Émile") + preview.text.count("ÉMILE") + preview.text.count("émile") == 1
+
+
 def test_top_takes_a_department_of_several_words(ctx):
     feedback.log(ctx, ANN, Draft("Shared inbox views", customers=("a@example.com",), department="Customer Success"))
     assert "#1 · Shared inbox views" in registry.run_feedback(ctx, ANN, "top customer success").text

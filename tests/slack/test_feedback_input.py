@@ -78,7 +78,7 @@ async def test_a_failure_inside_pitchin_is_shown_in_the_modal(stack, monkeypatch
 
 
 def test_the_customers_field_splits_on_commas_but_not_inside_quotes():
-    from bot.slack.feedback import customers_field, split_customers
+    from handlers.customers import customers_field, split_customers
 
     typed = 'carol@example.com, Dan Doe;"Doe, Erin" <erin@example.com>\n "Smith, Jo" , ,'
     assert split_customers(typed) == ("carol@example.com", "Dan Doe", '"Doe, Erin" <erin@example.com>', "Smith, Jo")

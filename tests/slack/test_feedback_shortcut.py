@@ -102,3 +102,24 @@ async def test_home_shows_top_cards_and_what_this_person_logged(stack):
     carl = await home("UCARL")
     assert "You have not logged any feedback yet." in carl and "Open tickets" in carl
     assert stack.slack.violations == []
+
+
+async def test_a_customer_with_a_comma_in_their_name_is_one_customer(stack):
+    """"Doe, Jane" <jane@example.com> is prefilled from her ticket and logged as one customer, not a
+    phantom "Doe" beside her; the same list typed by hand splits the same way."""
+    _, body = await stack.post_email(raw_mail(sender='"Doe, Jane" <jane@example.com>', subject="Invoices"))
+    root_ts = (await stack.ticket_post()).response["ts"]
+    status, _ = await stack.click("feedback.from_ticket", str(body["ticket_id"]), "UANN", root_ts)
+    assert status == 200
+    (call,) = await stack.slack.wait_for("views.open")
+    form = call.response["view"]
+    assert fb.inputs(form)["customers"]["initial_value"] == '"Doe, Jane" <jane@example.com>'
+
+    await fb.submit(stack, "UANN", form, {"what": "Export invoices to CSV"})  # the prefilled customer as it is
+    assert "1 customer asked so far" in fb.texts((await fb.shown(stack, form["id"]))["blocks"])
+    done = await fb.log_with_form(stack, "UBOB", {"what": "Dark mode",
+                                                  "customers": '"Doe, Jane" <jane@example.com>, dan@example.com'})
+    assert "2 customers asked so far" in fb.texts(done["blocks"])
+    for card in ("1", "2"):
+        assert "Doe, Jane &lt;jane@example.com&gt;" in (await fb.answer(stack, "UANN", f"show {card}"))["text"]
+    assert "Customers (1): Doe, Jane &lt;jane@example.com&gt;\n" in (await fb.answer(stack, "UANN", "show 1"))["text"]

@@ -209,6 +209,29 @@ async def test_the_form_from_a_ticket_card_logs_and_offers_duplicates_in_the_dia
     assert len(cards(s)) == 1 and len(requests(s)) == 4  # Carol (from the ticket) twice: counted once
 
 
+async def test_a_customer_with_a_comma_in_their_name_is_one_customer(teams_stack):
+    """"Doe, Jane" <jane@example.com> is prefilled from her ticket and logged as one customer, not a
+    phantom "Doe" beside her; the same list typed by hand splits the same way."""
+    s = teams_stack
+    await s.choose_channel()
+    status, body = await s.post_email(raw_mail(sender='"Doe, Jane" <jane@example.com>', subject="Invoices"))
+    assert status == 202
+    root = (await s.ticket()).new_id
+    data = data_of(await s.ticket(), "feedback.from_ticket")
+    form = dialog_card(await invoke(s, s.acts.task_fetch(ANN, data, root)))
+    assert inputs(form)["customers"]["value"] == '"Doe, Jane" <jane@example.com>'
+    done = dialog_card(await invoke(s, s.acts.task_submit(
+        ANN, submit_data(form), {"text": "Export invoices", "customers": inputs(form)["customers"]["value"]}, root)))
+    assert "New card #1 · Export invoices · new · 1 customer asked so far." in card_text(done)
+
+    form = dialog_card(await invoke(s, s.acts.task_fetch(BOB, {"action": "feedback.form"}, root)))
+    done = dialog_card(await invoke(s, s.acts.task_submit(BOB, submit_data(form), {
+        "text": "Dark mode", "customers": '"Doe, Jane" <jane@example.com>; dan@example.com'}, root)))
+    assert "New card #2 · Dark mode · new · 2 customers asked so far." in card_text(done)
+    assert [(r.card_id, r.customer_email, r.customer_name) for r in requests(s)] == [
+        (1, "jane@example.com", "Doe, Jane"), (2, "jane@example.com", "Doe, Jane"), (2, "dan@example.com", "dan")]
+
+
 async def test_the_message_action_in_a_ticket_thread_prefills_the_customer_and_links_the_ticket(teams_stack):
     s = teams_stack
     ticket, root = await ticket_with_card(s)
