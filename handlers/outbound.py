@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
+from handlers import message_ids
 from handlers.base import MessageRef, OutgoingReply, PersonRef, ThreadRef
 from handlers.cards import ticket_card
 from handlers.context import Context
@@ -230,7 +231,7 @@ def suggestion_notice(ctx: Context, payload: dict) -> OutgoingReply | None:
     return OutgoingReply(
         ticket_id=ticket.id if ticket else 0, reply_id=0, to_email=email, to_name=payload.get("name") or "",
         subject=subject, text=body, author_name="", references=(), in_reply_to=None,
-        message_id=f"<pitchin.suggestion.{card.id}.{payload['outcome']}.{digest}@{ctx.mail_domain}>",
+        message_id=message_ids.make(ctx.mail_domain, "suggestion", str(card.id), payload["outcome"], digest),
         reply_url=ticket.reply_url if ticket else None, external_id=ticket.external_id if ticket else None,
     )
 

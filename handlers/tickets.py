@@ -8,7 +8,6 @@ crash or an outage delays it but never loses or doubles it.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import replace
 from datetime import timedelta, timezone
 
@@ -24,7 +23,7 @@ from handlers.base import (
     Reply,
     ThreadRef,
 )
-from handlers import floods
+from handlers import floods, message_ids
 from handlers.cards import ticket_state
 from handlers.context import Context
 from handlers.outbound import customer_key, name_of, ref_dict, to_chat, where_to
@@ -283,7 +282,7 @@ def answer(ctx: Context, actor: Actor, ticket_id: int, text: str, source: Messag
             else:
                 reply = TicketMessage(ticket_id=ticket_id, kind="reply", author_person_id=person.id, text=text,
                                       external_key=key, chat_ref=ref, delivery_state="pending",
-                                      email_message_id=f"<pitchin.{uuid.uuid4().hex}@{ctx.mail_domain}>")
+                                      email_message_id=message_ids.make(ctx.mail_domain))
                 session.add(reply)
                 session.flush()
                 job = repos.enqueue(session, "customer.reply", {"reply_id": reply.id}, customer_key(ticket_id),

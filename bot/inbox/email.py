@@ -37,7 +37,6 @@ __all__ = [
     "SmtpSettings",
     "build_reply_email",
     "html_to_text",
-    "make_message_id",
     "parse_email",
     "parse_smtp_url",
     "strip_quoted",
@@ -45,12 +44,6 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- writing mail
-
-
-def make_message_id(domain: str) -> str:
-    """A new, globally unique Message-ID for a mail we send: ``<pitchin.{hex}@{domain}>``."""
-    domain = (domain or "").strip().strip("<>").split("@")[-1] or "pitchin.invalid"
-    return f"<pitchin.{uuid.uuid4().hex}@{domain}>"
 
 
 def _one_line(value: str | None) -> str:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.inbox.email import MaildirChannel, SmtpChannel, build_reply_email, make_message_id, parse_email
+from bot.inbox.email import MaildirChannel, SmtpChannel, build_reply_email, parse_email
 from handlers.base import DeliveryError, OutgoingReply
+from handlers import message_ids
 from tests.fakes.smtp import SmtpSink
 
 FROM = "help@acme.test"
@@ -74,11 +75,13 @@ def test_reply_mail_survives_non_ascii_and_header_injection():
     assert back.get_content() == "Grüße, 田中さん — € 5\n"
 
 
-def test_make_message_id_is_unique_and_well_formed():
-    ids = {make_message_id("acme.test") for _ in range(100)}
+def test_message_ids_are_unique_and_well_formed_or_fixed_by_their_words():
+    ids = {message_ids.make("acme.test") for _ in range(100)}
     assert len(ids) == 100
     for mid in ids:
         assert re.fullmatch(r"<pitchin\.[0-9a-f]{32}@acme\.test>", mid)
+    assert message_ids.make("support@acme.test", "suggestion", "3", "shipped") == "<pitchin.suggestion.3.shipped@acme.test>"
+    assert re.fullmatch(r"<pitchin\.[0-9a-f]{32}@pitchin\.invalid>", message_ids.make(""))
 
 
 def test_customer_reply_to_our_mail_finds_the_thread():
