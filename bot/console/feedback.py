@@ -56,15 +56,16 @@ def _free(path: Path) -> Path:
 
 
 class ConsoleFeedback:
-    """``ask(question)`` reads the person's answer (None at the end of input); ``run(fn, *args)``
-    runs core work on the database."""
+    """``ask(question)`` reads the person's answer (None at the end of input)."""
 
-    def __init__(self, ctx, actor, ask: Callable[[str], Awaitable[str | None]], run: Callable[..., Awaitable],
+    def __init__(self, ctx, actor, ask: Callable[[str], Awaitable[str | None]],
                  workdir: Callable[[], str] = os.getcwd):
         self.ctx = ctx
         self.actor = actor
         self.ask = ask
-        self.run = run
+        # core work goes through Context.run: it takes embedding work off the event loop, which the
+        # console shares with HTTP intake and the delivery worker
+        self.run = ctx.run
         self.workdir = workdir
 
     async def command(self, text: str) -> Reply | None:

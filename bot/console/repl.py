@@ -151,7 +151,7 @@ class Repl:
         self.prompt = prompt
         chat.prompt = prompt
         self.ended = False  # the input ended (perhaps while a question was being answered)
-        self.feedback = ConsoleFeedback(ctx, actor, self.ask, ctx.db.run)
+        self.feedback = ConsoleFeedback(ctx, actor, self.ask)
 
     def say(self, text: str) -> None:
         self.chat.write(text)
