@@ -482,3 +482,41 @@ async def test_polled_mail_is_read_in_the_mail_reader_bounded_and_auto_replies_a
     assert len(tickets(ctx)) == 2  # the out-of-office answered no ticket: dropped
     assert mailbox.unseen() == []
     assert any("ignored (auto-reply)" in r.getMessage() for r in imap_log.records)
+
+
+async def test_a_follow_up_read_by_imap_is_posted_as_the_same_mail_posted_to_intake(tmp_path, mailbox):
+    """One customer, the same follow-up with the whole conversation quoted under it: through
+    /intake/email into one Pitchin, through its IMAP folder into another. Both threads show the same
+    post, the new words only."""
+    from tests.stack import raw_mail, start_stack, stop_stack
+
+    follow_up = raw_mail(subject="Re: Double charge", message_id="<m2@mail.example.com>",
+                         in_reply_to="<m1@mail.example.com>", references="<m1@mail.example.com>",
+                         body="Still charged twice, see my bank statement.\r\n\r\n"
+                              "On Mon, 23 Nov 2026 at 10:12, Acme Support <support@acme.test> wrote:\r\n"
+                              "> Sorry about that! Could you send us the date of both charges?\r\n>\r\n"
+                              "> On Mon, 23 Nov 2026 at 09:00, Carol Customer wrote:\r\n"
+                              ">> My card was charged twice.")
+
+    async def thread_post(through_imap: bool, db: str) -> str:
+        stack = await start_stack(f"sqlite:///{tmp_path / db}")
+        try:
+            status, _ = await stack.post_email(raw_mail())
+            assert status == 202
+            root_ts = (await stack.ticket_post()).response["ts"]
+            if through_imap:  # as the scheduler polls: the app's own mail reader
+                mailbox.deliver(follow_up)
+                assert await ImapPoller(mailbox.url(), stack.pitchin.ctx, reader=stack.pitchin.mail_reader).poll() == 1
+            else:
+                status, _ = await stack.post_email(follow_up)
+                assert status == 202
+            (post,) = await stack.slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == root_ts
+                                                 and "customer wrote" in c.args.get("text", ""))
+            return post.args["text"]
+        finally:
+            await stop_stack(stack)
+
+    by_http, by_imap = await thread_post(False, "http.db"), await thread_post(True, "imap.db")
+    assert by_imap == by_http
+    assert "Still charged twice, see my bank statement." in by_imap
+    assert "wrote:" not in by_imap.split("\n", 1)[1] and ">" not in by_imap and "Sorry about that" not in by_imap
