@@ -143,3 +143,21 @@ def clock():
 @pytest.fixture
 def ctx(database, clock):
     return Context(db=database, platforms=("test",), undo_seconds=10, mail_domain="example.test", clock=clock)
+
+
+@pytest.fixture
+def model_threads(monkeypatch) -> list[str]:
+    """The names of the threads the local model computes in, from now on (it still computes)."""
+    import threading
+
+    from handlers.similarity import LocalEmbedder
+
+    threads: list[str] = []
+    real = LocalEmbedder.embed
+
+    def recording(self, texts):
+        threads.append(threading.current_thread().name)
+        return real(self, texts)
+
+    monkeypatch.setattr(LocalEmbedder, "embed", recording)
+    return threads

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import select
 
 from handlers import outbound
-from handlers.similarity import LocalEmbedder
 from storage.db import Database
 from storage.models import OutboxJob, SuggestionCard, SuggestionNotice, SuggestionRequest
 from tests.console.test_console import CAROL, DEADLINE, close_console, open_console
@@ -129,17 +128,9 @@ async def test_the_form_one_question_at_a_time_and_from_a_ticket(term, store):
     assert store.state() == before
 
 
-async def test_feedback_reads_the_model_off_the_event_loop(term, monkeypatch):
+async def test_feedback_reads_the_model_off_the_event_loop(term, model_threads):
     """The console shares its event loop with HTTP intake and the delivery worker: the embedding
     work of `feedback …` (the local model, here recorded) runs in a worker thread, not on the loop."""
-    threads: list[str] = []
-    real = LocalEmbedder.embed
-
-    def recording(self, texts):
-        threads.append(threading.current_thread().name)
-        return real(self, texts)
-
-    monkeypatch.setattr(LocalEmbedder, "embed", recording)
     await term.type("feedback Export invoices to CSV", "New card #1")
     await term.type("feedback", "What does the customer want? (required)")
     await term.type("Dark mode", "Customers (emails or names, comma separated):")
@@ -147,7 +138,7 @@ async def test_feedback_reads_the_model_off_the_event_loop(term, monkeypatch):
     await term.type("", "Importance:")
     await term.type("", "Quote (the customer's own words):")
     await term.type("", "New card #2 · Dark mode")
-    assert threads and threading.main_thread().name not in threads
+    assert model_threads and threading.main_thread().name not in model_threads
 
 
 async def test_a_customer_with_a_comma_in_their_name_is_one_customer(term, store):

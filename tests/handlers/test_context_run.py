@@ -37,22 +37,12 @@ async def test_feedback_runs_off_the_event_loop_with_a_remote_embedder(database)
     assert embedder.threads and threading.main_thread().name not in embedder.threads
 
 
-async def test_feedback_runs_off_the_event_loop_with_the_local_model(database, monkeypatch):
-    from handlers.similarity import LocalEmbedder
-
-    threads: list[str] = []
-    real = LocalEmbedder.embed
-
-    def recording(self, texts):
-        threads.append(threading.current_thread().name)
-        return real(self, texts)
-
-    monkeypatch.setattr(LocalEmbedder, "embed", recording)
+async def test_feedback_runs_off_the_event_loop_with_the_local_model(database, model_threads):
     ctx = Context(db=database)
     reply = await ctx.run(registry.run_feedback, ctx, ANN, "Export invoices to CSV")
     assert reply.text.startswith("New card #1")
     await ctx.run(feedback.log, ctx, ANN, feedback.Draft("Export invoices as a spreadsheet"))
-    assert threads and threading.main_thread().name not in threads
+    assert model_threads and threading.main_thread().name not in model_threads
 
 
 async def test_database_work_stays_inline_on_sqlite(database):
