@@ -191,7 +191,8 @@ class DeliveryWorker:
             return
         gave_up = not permanent
         recorded = f"gave up after {outbound.RETRY_FOR_WORDS}: {error}" if gave_up else error
-        log.error("job %s (%s) ended undone: %s; payload %s", job.id, job.kind, recorded, job.payload)
+        # the key says which ticket, channel or person; the payload (customer words) stays out of the log
+        log.error("job %s (%s, %s) ended undone: %s", job.id, job.kind, job.ordering_key, recorded)
         await self._db(self._end, job, error, recorded, gave_up)
 
     def _end(self, session, job: OutboxJob, error: str, recorded: str, gave_up: bool) -> None:

@@ -198,7 +198,7 @@ def mark(session, reply: TicketMessage, state: str, text: str) -> None:
     """Queue showing a reply's delivery where it was written (a "chat.mark_delivery" job)."""
     ref = reply.chat_ref
     repos.enqueue(session, "chat.mark_delivery",
-                  {**ref, "state": state, "text": text, "receipt": reply.receipt_ref},
+                  {**ref, "state": state, "text": text, "receipt": reply.receipt_ref, "ticket_id": reply.ticket_id},
                   chat_key(ref["platform"], reply.ticket_id))
 
 

@@ -3,19 +3,19 @@ so without holding a ticket's later posts back, the 24 h cap on retries, and old
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from sqlmodel import select
 
 from bot.delivery import DeliveryWorker
 from handlers import outbound, tickets
-from handlers.base import Actor, Button, Card, DeliveryError, PersonRef, ThreadRef, When
+from handlers.base import Button, Card, DeliveryError, PersonRef, When
 from storage import repos
 from storage.models import OutboxJob
 from tests.conftest import RecordingChat
 from tests.handlers.conftest import drain
-from tests.handlers.test_tickets import ANN, in_thread, mail
+from tests.handlers.test_tickets import ANN, mail, reply_while_mail_fails
 
 GONE = DeliveryError("Slack refused chat.update: message_not_found", permanent=True)
 DAY = 24 * 3600
@@ -69,6 +69,20 @@ async def test_a_refused_job_ends_with_a_notice_and_the_tickets_later_posts_go_o
     assert all(j.state != "pending" for j in jobs(ctx))
 
 
+async def test_a_delivery_that_cannot_be_shown_on_its_message_is_said_in_the_thread(ctx, worker, chat, customers, clock):
+    source = await reply_while_mail_fails(ctx, worker, customers)
+    customers.fail_with = None
+    await drain(worker)  # the card shows Ann's claim; the reply waits out its undo window
+    chat.failure = DeliveryError("Slack refused reactions.add: message_not_found", permanent=True)
+    chat.fail_next = 1  # Ann deleted her message before it was delivered
+    clock.advance(400)
+    await drain(worker)
+    assert len(customers.sent) == 1 and source.message_id not in chat.delivery
+    assert chat.threads["root-1"][-1] == (
+        "⚠️ Pitchin could not show a reply's delivery on its message (“✅ Sent to carol@example.com by email.”): "
+        "Slack refused reactions.add: message_not_found.")
+
+
 async def test_a_notice_about_a_failure_that_fails_too_is_only_logged(ctx, worker, chat, caplog):
     tickets.intake(ctx, mail())
     await drain(worker)
@@ -120,11 +134,7 @@ async def test_retries_stop_after_24_hours_and_say_so_in_the_thread(ctx, worker,
 
 
 async def test_a_reply_that_cannot_be_delivered_for_24_hours_is_given_up_and_said(ctx, worker, chat, customers, clock):
-    tickets.intake(ctx, mail())
-    await drain(worker)
-    source = in_thread(1)
-    tickets.thread_reply(ctx, ANN, ThreadRef("test", "", "support", "root-1"), source, "On it")
-    customers.fail_with = DeliveryError("mail server refused the connection")
+    source = await reply_while_mail_fails(ctx, worker, customers)
     clock.advance(400)
     await drain(worker)
     assert chat.delivery[source.message_id] == "failed"
