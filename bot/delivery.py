@@ -3,6 +3,11 @@
 Jobs are leased (many workers may run: SKIP LOCKED on PostgreSQL), done, then marked done. A crash
 between doing and marking means the job runs again after its lease expires; customer mail keeps its
 Message-ID across such a repeat, so a mail client shows one message.
+
+A job ends undone, and says so (outbound.job_ended), when the other side refuses it for good
+(DeliveryError(permanent=True): a deleted message, an archived channel) or when it has kept failing
+for outbound.RETRY_FOR; the jobs queued behind it then go on. Finished jobs are deleted after
+outbound.KEEP_FINISHED, checked at most once an hour by each worker.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import logging
 import os
 import random
 import socket
+import time
 from typing import Awaitable, Callable
 
 from handlers import outbound
 from handlers.base import ChatPort, CustomerChannel, DeliveryError, DeliveryMark, MessageRef
+from handlers.card_json import card_from_json
 from handlers.context import Context
 from storage import repos
 from storage.models import OutboxJob
@@ -23,6 +30,7 @@ from storage.models import OutboxJob
 log = logging.getLogger("pitchin.delivery")
 
 MAX_BACKOFF = 300.0
+PRUNE_EVERY = 3600.0  # seconds between two looks for finished jobs to delete
 
 def _message_ref(p: dict) -> MessageRef:
     return MessageRef(p["platform"], p.get("tenant", ""), p["channel"], p["message_id"], p.get("thread_id"))
@@ -59,6 +67,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._in_flight: set[int] = set()
+        self._next_prune = 0.0  # time.monotonic() of the next look for old jobs: at once, then hourly
         self.handlers: dict[str, Callable[[OutboxJob], Awaitable[None]]] = {
             "chat.post_ticket": self._post_ticket,
             "chat.update_ticket": self._update_ticket,
@@ -67,7 +76,8 @@ class DeliveryWorker:
             "chat.mark_delivery": self._mark_delivery,
             "customer.reply": self._customer_reply,
             "customer.suggestion": self._customer_suggestion,
-            "chat.direct": self._direct,
+            outbound.CHAT_DIRECT: self._direct,
+            outbound.CHAT_POST: self._post,
         }
 
     # ------------------------------------------------------------ running
@@ -100,6 +110,7 @@ class DeliveryWorker:
 
     async def _loop_jobs(self) -> None:
         while not self._stopping:
+            await self.prune_now_and_then()
             try:
                 worked = await self.run_once()
             except Exception:  # the database went away for a moment: keep the worker alive
@@ -116,6 +127,24 @@ class DeliveryWorker:
     def stop(self) -> None:
         self._stopping = True
         self.wake()
+
+    async def prune_now_and_then(self) -> int:
+        """Delete jobs finished more than KEEP_FINISHED ago, at most once every PRUNE_EVERY seconds."""
+        if time.monotonic() < self._next_prune:
+            return 0
+        self._next_prune = time.monotonic() + PRUNE_EVERY
+        before, pruned, batch = self.ctx.now() - outbound.KEEP_FINISHED, 0, 5000
+        try:
+            while True:
+                gone = await self._db(repos.prune_finished_jobs, before, batch)
+                pruned += gone
+                if gone < batch:
+                    break
+        except Exception:  # the database went away for a moment: the next look is in an hour
+            log.exception("delivery worker: could not delete old finished jobs")
+        if pruned:
+            log.info("deleted %d outbox jobs finished before %s", pruned, before.isoformat(timespec="seconds"))
+        return pruned
 
     async def run_once(self) -> int:
         jobs = await self.ctx.db.run(self._lease)
@@ -141,20 +170,34 @@ class DeliveryWorker:
                 raise DeliveryError(f"unknown job kind {job.kind!r}", permanent=True)
             after = await handler(job)  # a job may hand back DB work to do as it is marked done
         except DeliveryError as exc:
-            if exc.permanent:
-                await self._db(repos.fail_job, job.id, self.owner, str(exc))
-                log.error("job %s (%s) failed for good: %s", job.id, job.kind, exc)
-            else:
-                await self._retry(job, str(exc), exc.retry_after)
+            await self._undone(job, str(exc), exc.retry_after, exc.permanent)
             return
         except RetryLater as exc:
-            await self._retry(job, str(exc), exc.delay)
+            await self._undone(job, str(exc), exc.delay, False)
             return
         except Exception as exc:  # a bug or an unexpected outage: keep the job, say so, try again later
-            log.exception("job %s (%s) raised; will retry", job.id, job.kind)
-            await self._retry(job, f"{type(exc).__name__}: {exc}", None)
+            log.exception("job %s (%s) raised", job.id, job.kind)
+            await self._undone(job, f"{type(exc).__name__}: {exc}", None, False)
             return
         await self._db(self._finish, job.id, after)
+
+    def _timed_out(self, job: OutboxJob) -> bool:
+        return self.ctx.now() - job.created_at >= outbound.RETRY_FOR
+
+    async def _undone(self, job: OutboxJob, error: str, delay: float | None, permanent: bool) -> None:
+        """Retry later, or end the job (refused for good, or failing for too long) and say so."""
+        if not permanent and not self._timed_out(job):
+            await self._retry(job, error, delay)
+            return
+        gave_up = not permanent
+        recorded = f"gave up after {outbound.RETRY_FOR_WORDS}: {error}" if gave_up else error
+        # the key says which ticket, channel or person; the payload (customer words) stays out of the log
+        log.error("job %s (%s, %s) ended undone: %s", job.id, job.kind, job.ordering_key, recorded)
+        await self._db(self._end, job, error, recorded, gave_up)
+
+    def _end(self, session, job: OutboxJob, error: str, recorded: str, gave_up: bool) -> None:
+        if repos.fail_job(session, job.id, self.owner, recorded):  # unless another worker has it now
+            outbound.job_ended(self.ctx, session, job.kind, job.payload, error, gave_up)
 
     def _finish(self, session, job_id: int, after) -> None:
         if after is not None:
@@ -180,10 +223,13 @@ class DeliveryWorker:
         return port
 
     async def _thread(self, job: OutboxJob):
-        thread = await self.ctx.db.run(outbound.thread_of, self.ctx, job.payload["ticket_id"], job.payload["platform"])
+        ticket_id, platform = job.payload["ticket_id"], job.payload["platform"]
+        thread = await self.ctx.db.run(outbound.thread_of, self.ctx, ticket_id, platform)
         if thread is None:
-            # the ticket's root post has not been made (it is ahead of this job in the queue)
-            raise RetryLater("the ticket has not been posted yet", delay=5)
+            if await self.ctx.db.run(outbound.ticket_post_pending, self.ctx, ticket_id, platform):
+                raise RetryLater("the ticket has not been posted yet", delay=5)
+            # its root post ended undone (or was never queued here): waiting cannot bring a thread
+            raise DeliveryError(f"the ticket was never posted on {platform}", permanent=True)
         return thread
 
     # ------------------------------------------------------------ job kinds
@@ -239,8 +285,9 @@ class DeliveryWorker:
         try:
             where = await self.customers.send(outgoing)
         except DeliveryError as exc:
-            await self.ctx.db.run(outbound.reply_failed, self.ctx, reply_id, str(exc), job.attempts == 1, exc.permanent
-            )
+            timed_out = not exc.permanent and self._timed_out(job)
+            await self.ctx.db.run(outbound.reply_failed, self.ctx, reply_id, str(exc), job.attempts == 1,
+                                  exc.permanent or timed_out, timed_out)
             raise
         log.info("reply %s of ticket %s delivered: %s", reply_id, outgoing.ticket_id, where)
         await self.ctx.db.run(outbound.reply_delivered, self.ctx, reply_id, had_failed)
@@ -259,7 +306,16 @@ class DeliveryWorker:
         targets = await self.ctx.db.run(outbound.direct_targets, self.ctx, job.payload["person_id"])
         for platform, tenant, user_id in targets:
             port = self.chats.get(platform)
-            if port is not None and hasattr(port, "direct"):
-                await port.direct(tenant, user_id, job.payload["text"])
+            if port is not None:
+                await port.direct(tenant, user_id, job.payload["text"], _card(job.payload))
                 return
         log.info("no platform can reach person %s directly; skipped: %s", job.payload["person_id"], job.payload["text"])
+
+    async def _post(self, job: OutboxJob) -> None:
+        """A post in a channel of one platform (outbound.post_to_channel)."""
+        p = job.payload
+        await self._chat(job).post_to_channel(p["channel"], p.get("text", ""), _card(p))
+
+
+def _card(payload: dict):
+    return card_from_json(payload["card"]) if payload.get("card") else None

@@ -174,6 +174,12 @@ class ChatPort(Protocol):
     async def mark_delivery(self, mark: DeliveryMark) -> None:
         """Show how far an employee's reply to the customer has got (sent, failed, recovered …)."""
 
+    async def post_to_channel(self, channel: str, text: str, card: Card | None = None) -> MessageRef:
+        """Post a new message in any channel Pitchin can reach (a reminder, a briefing, a digest)."""
+
+    async def direct(self, tenant: str, user_id: str, text: str, card: Card | None = None) -> None:
+        """A private message to one person, in their chat with Pitchin."""
+
 
 class CustomerChannel(Protocol):
     """A way to reach a customer (SMTP, a Maildir, a webhook)."""
@@ -183,7 +189,9 @@ class CustomerChannel(Protocol):
 
 
 class DeliveryError(Exception):
-    """Delivery failed for now; ``retry_after`` (seconds) is set when the other side said when."""
+    """Delivery failed for now; ``retry_after`` (seconds) is set when the other side said when.
+    ``permanent``: trying again cannot help (the message or channel is gone, the text is refused),
+    so the job ends at once and says so."""
 
     def __init__(self, message: str, retry_after: float | None = None, permanent: bool = False):
         super().__init__(message)

@@ -5,17 +5,41 @@ once they went (or did not). Also the outbox keys and the helper that queues a j
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
+
+from sqlalchemy import event
 
 from handlers import message_ids
-from handlers.base import MessageRef, OutgoingReply, PersonRef, ThreadRef
+from handlers.base import Card, MessageRef, OutgoingReply, PersonRef, ThreadRef
+from handlers.card_json import card_to_json
 from handlers.cards import ticket_card
 from handlers.context import Context
 from storage import repos
-from storage.models import ThreadAnchor, Ticket, TicketMessage
+from storage.models import OutboxJob, ThreadAnchor, Ticket, TicketMessage
+
+# job kinds that are not about one ticket
+CHAT_POST = "chat.post"  # {platform, channel, text, card?}: a post in any channel of one platform
+CHAT_DIRECT = "chat.direct"  # {person_id, text, card?}: to a colleague, on the first platform that reaches them
+CHAT_NOTICE = "chat.notice"  # {platform, ticket_id, text, failure?}: a line in a ticket's thread
+
+# a job that keeps failing is retried for this long after it was queued, then Pitchin gives up and
+# says so: a lasting outage must not hold a ticket's later posts back for ever
+RETRY_FOR = timedelta(hours=24)
+RETRY_FOR_WORDS = "24 h"
+# finished jobs (done, failed, cancelled) are kept this long for looking into, then deleted
+KEEP_FINISHED = timedelta(days=30)
 
 
 def chat_key(platform: str, ticket_id: int) -> str:
     return f"chat:{platform}:ticket:{ticket_id}"
+
+
+def channel_key(platform: str, channel: str) -> str:
+    return f"chat:{platform}:channel:{channel}"
+
+
+def person_key(person_id: int) -> str:
+    return f"chat:person:{person_id}"
 
 
 def customer_key(ticket_id: int) -> str:
@@ -138,14 +162,22 @@ def reply_delivered(ctx: Context, reply_id: int, had_failed: bool) -> None:
     ctx.wake()
 
 
-def failure_text(ticket: Ticket, error: str, permanent: bool) -> str:
+def _gave_up(timed_out: bool) -> str:
+    if timed_out:
+        return f"Pitchin gave up after {RETRY_FOR_WORDS}: answer another way."
+    return "Pitchin gave up: fix the address or answer another way."
+
+
+def failure_text(ticket: Ticket, error: str, permanent: bool, timed_out: bool = False) -> str:
     if permanent:
-        return (f"⚠️ Not delivered to {ticket.customer_email}: {error}. "
-                "Pitchin gave up: fix the address or answer another way.")
+        return f"⚠️ Not delivered to {ticket.customer_email}: {error}. {_gave_up(timed_out)}"
     return f"⚠️ Not delivered to {ticket.customer_email} yet: {error}. Pitchin keeps trying."
 
 
-def reply_failed(ctx: Context, reply_id: int, error: str, first_failure: bool, permanent: bool) -> None:
+def reply_failed(ctx: Context, reply_id: int, error: str, first_failure: bool, permanent: bool,
+                 timed_out: bool = False) -> None:
+    """A reply did not reach the customer. ``permanent``: Pitchin stops trying, because the other
+    side refused for good or (``timed_out``) it kept failing for RETRY_FOR."""
     with ctx.db.transaction() as session:
         reply = session.get(TicketMessage, reply_id)
         ticket = session.get(Ticket, reply.ticket_id)
@@ -155,9 +187,9 @@ def reply_failed(ctx: Context, reply_id: int, error: str, first_failure: bool, p
         session.add(reply)
         if first_failure or permanent:
             if reply.chat_ref:
-                mark(session, reply, "gave_up" if permanent else "failed", failure_text(ticket, error, permanent))
-            then = "Pitchin gave up: fix the address or answer another way." if permanent else \
-                "Pitchin keeps trying and will show ✅ when it goes through."
+                mark(session, reply, "gave_up" if permanent else "failed",
+                     failure_text(ticket, error, permanent, timed_out))
+            then = _gave_up(timed_out) if permanent else "Pitchin keeps trying and will show ✅ when it goes through."
             to_chat(ctx, session, "chat.notice", ticket.id,
                      text=f"⚠️ Your reply to {ticket.customer_email} has not been delivered: {error}. {then}")
     ctx.wake()
@@ -167,7 +199,7 @@ def mark(session, reply: TicketMessage, state: str, text: str) -> None:
     """Queue showing a reply's delivery where it was written (a "chat.mark_delivery" job)."""
     ref = reply.chat_ref
     repos.enqueue(session, "chat.mark_delivery",
-                  {**ref, "state": state, "text": text, "receipt": reply.receipt_ref},
+                  {**ref, "state": state, "text": text, "receipt": reply.receipt_ref, "ticket_id": reply.ticket_id},
                   chat_key(ref["platform"], reply.ticket_id))
 
 
@@ -245,3 +277,85 @@ def direct_targets(ctx: Context, person_id: int) -> list[tuple[str, str, str]]:
     with ctx.db.transaction(read_only=True) as session:
         rows = session.execute(select(Identity).where(Identity.person_id == person_id).order_by(Identity.id)).scalars()
         return [(i.platform, i.tenant, i.user_id) for i in rows]
+
+
+# ---------------------------------------------------------------- posts anywhere (reminders, briefings, digests)
+
+
+def wake_after_commit(ctx: Context, session) -> None:
+    """Wake the delivery worker once the caller's transaction commits (before, it would find nothing)."""
+    event.listen(session, "after_commit", lambda _session: ctx.wake(), once=True)
+
+
+def _content(text: str, card: Card | None) -> dict:
+    if not text and card is None:
+        raise ValueError("a post needs a text or a card")
+    return {"text": text, **({"card": card_to_json(card)} if card is not None else {})}
+
+
+def post_to_channel(ctx: Context, session, platform: str, channel: str, text: str = "", card: Card | None = None,
+                    key: str | None = None) -> OutboxJob:
+    """Queue a post in ``channel`` on ``platform`` in the caller's transaction: it goes out once that
+    commits (and only then), across restarts, outages and rate limits. Posts with the same ``key``
+    go out one at a time in the order queued (default: one queue per channel); one that fails for
+    good does not hold the others back. Words are neutral text: each platform escapes them."""
+    job = repos.enqueue(session, CHAT_POST, {"platform": platform, "channel": channel, **_content(text, card)},
+                        key or channel_key(platform, channel))
+    wake_after_commit(ctx, session)
+    return job
+
+
+def post_to_person(ctx: Context, session, person_id: int, text: str = "", card: Card | None = None,
+                   key: str | None = None) -> OutboxJob:
+    """Queue a private message to a colleague (any of their accounts: the first platform configured
+    that can reach them, chosen when it goes out), in the caller's transaction."""
+    job = repos.enqueue(session, CHAT_DIRECT, {"person_id": person_id, **_content(text, card)},
+                        key or person_key(person_id))
+    wake_after_commit(ctx, session)
+    return job
+
+
+# ---------------------------------------------------------------- jobs that end undone
+
+# what a ticket's chat job was doing, in the words of a notice in that ticket's thread
+_WHAT = {
+    "chat.update_ticket": "redraw this ticket's card",
+    "chat.customer_message": "post the customer's message here (it is kept with the ticket)",
+    CHAT_NOTICE: "post a notice here",
+    "chat.mark_delivery": "show a reply's delivery on its message",
+}
+
+
+def ended_text(what: str, error: str, gave_up: bool) -> str:
+    if gave_up:
+        return f"⚠️ Pitchin gave up after {RETRY_FOR_WORDS}: it could not {what}: {error}."
+    return f"⚠️ Pitchin could not {what}: {error}."
+
+
+def job_ended(ctx: Context, session, kind: str, payload: dict, error: str, gave_up: bool) -> None:
+    """A job ended undone: the platform refused it for good, or it kept failing for RETRY_FOR.
+    Say so where people look: in the ticket's thread on that platform while the thread is there,
+    on the other platforms when the ticket itself could not be posted. A notice about a failure
+    that fails in turn is only logged (by the worker), never noticed again."""
+    ticket_id, platform = payload.get("ticket_id"), payload.get("platform")
+    if ticket_id is None or platform is None or payload.get("failure"):
+        return
+    if kind == "chat.post_ticket":
+        to_chat(ctx, session, CHAT_NOTICE, ticket_id, skip=platform, failure=True,
+                text=ended_text(f"post this ticket on {platform}", error, gave_up))
+    elif kind in _WHAT and repos.anchor_for(session, ticket_id, platform) is not None:
+        what = _WHAT[kind]
+        if kind == "chat.mark_delivery" and payload.get("text"):
+            what += f" (“{payload['text']}”)"
+        repos.enqueue(session, CHAT_NOTICE, {"platform": platform, "ticket_id": ticket_id, "failure": True,
+                                             "text": ended_text(what, error, gave_up)},
+                      chat_key(platform, ticket_id), flush=False)
+    else:
+        return
+    wake_after_commit(ctx, session)
+
+
+def ticket_post_pending(ctx: Context, ticket_id: int, platform: str) -> bool:
+    """Whether the ticket's root post on ``platform`` is still to be made (queued and not ended)."""
+    with ctx.db.transaction(read_only=True) as session:
+        return repos.pending_job_of_kind(session, chat_key(platform, ticket_id), "chat.post_ticket")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -303,3 +303,27 @@ def last_job_if_waiting(session: Session, ordering_key: str) -> OutboxJob | None
     if row is None or row[0].state != "pending" or row[0].leased_until is not None:
         return None
     return row[0]
+
+
+# ---------------------------------------------------------------- the outbox: what is left and old
+
+
+def pending_job_of_kind(session: Session, ordering_key: str, kind: str) -> bool:
+    return session.execute(
+        select(OutboxJob.id).where(OutboxJob.ordering_key == ordering_key, OutboxJob.kind == kind,
+                                   OutboxJob.state == "pending").limit(1)
+    ).first() is not None
+
+
+FINISHED = ("done", "failed", "cancelled")
+
+
+def prune_finished_jobs(session: Session, finished_before: datetime, limit: int = 5000) -> int:
+    """Delete up to ``limit`` jobs that finished (done, failed, cancelled) before ``finished_before``;
+    pending jobs are never touched. Returns how many went: call again while it returns ``limit``
+    (small batches keep each transaction, and the locks it holds, short)."""
+    old = (select(OutboxJob.id)
+           .where(OutboxJob.state.in_(FINISHED), OutboxJob.done_at < finished_before)
+           .limit(limit))
+    gone = delete(OutboxJob).where(OutboxJob.id.in_(old.scalar_subquery()))
+    return session.execute(gone, execution_options={"synchronize_session": False}).rowcount

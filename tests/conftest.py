@@ -87,18 +87,25 @@ class RecordingChat:
         self.delivery: dict[str, str] = {}  # employee message id → its latest delivery state
         self.updates = 0
         self.fail_next = 0
+        self.failure = None  # the DeliveryError the next fail_next calls raise (default: "chat is down")
         self.direct_messages: list[tuple[str, str]] = []  # (user id, text)
+        self.channel_posts: list[tuple[str, str, Card | None]] = []  # (channel, text, card)
 
     def _maybe_fail(self):
         from handlers.base import DeliveryError
 
         if self.fail_next:
             self.fail_next -= 1
-            raise DeliveryError("chat is down")
+            raise self.failure or DeliveryError("chat is down")
 
-    async def direct(self, tenant, user_id, text):
+    async def direct(self, tenant, user_id, text, card=None):
         self._maybe_fail()
         self.direct_messages.append((user_id, text))
+
+    async def post_to_channel(self, channel, text, card=None):
+        self._maybe_fail()
+        self.channel_posts.append((channel, text, card))
+        return MessageRef(self.platform, "", channel, f"{channel}-{len(self.channel_posts)}")
 
     async def post_ticket(self, card):
         self._maybe_fail()

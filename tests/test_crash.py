@@ -1,5 +1,6 @@
 """Nothing is lost, nothing is doubled: SMTP down then up, and the process killed (SIGKILL)
-between accepting a reply and delivering it. Runs the real `pitchin serve` as a subprocess."""
+between accepting a reply (or queueing a channel post or a DM) and delivering it. Runs the real
+`pitchin serve` as a subprocess."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from handlers import outbound
+from handlers.base import Actor
+from handlers.context import Context
+from storage import repos
 from storage.db import Database
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.smtp import SmtpSink
@@ -154,3 +159,23 @@ async def test_sigkill_between_accepting_and_delivering_loses_nothing(world, mom
     assert len(stack.smtp.messages) == 1
     # the ticket was posted once, across the restart
     assert len([c for c in stack.slack.calls_to("chat.postMessage") if c.ok and not c.args.get("thread_ts")]) == 1
+
+
+async def test_sigkill_before_a_channel_post_and_a_dm_go_out_loses_and_doubles_nothing(world):
+    stack, proc = world
+    await proc.start(stack.http)
+    stack.slack.set_down(True)
+    ctx = Context(db=stack.pitchin.db)  # what a scheduled job does: queue in its own transaction
+    with ctx.db.transaction() as s:
+        ann = repos.person_for(s, Actor("slack", "UANN", "Ann"))
+        outbound.post_to_channel(ctx, s, "slack", "CGENERAL", "Ann is on support duty today.")
+        outbound.post_to_person(ctx, s, ann.id, "You are on support duty today.")
+    for where in ("CGENERAL", "UANN"):  # tried, and Slack was down
+        await stack.slack.wait_for("chat.postMessage", where=lambda c, w=where: c.status == 503 and c.args["channel"] == w)
+    proc.kill()
+
+    stack.slack.set_down(False)
+    await proc.start(stack.http)
+    await _outbox_empty(stack, timeout=40)
+    delivered = [(c.args["channel"], c.args["text"]) for c in stack.slack.calls_to("chat.postMessage") if c.ok]
+    assert sorted(delivered) == [("CGENERAL", "Ann is on support duty today."), ("UANN", "You are on support duty today.")]

@@ -151,13 +151,17 @@ class ConsoleChat:
 
     async def post_in_thread(self, thread: ThreadRef, text: str, card: Card | None = None) -> MessageRef:
         number = self._number(thread.thread_id)
-        body = text if card is None else f"{text}\n{card_text(card)}" if text else card_text(card)
-        self.write(thread_text(number, body))
+        self.write(thread_text(number, _words(text, card)))
         self._posts += 1
         return MessageRef(PLATFORM, "", CHANNEL, f"{thread.thread_id}.post-{self._posts}", thread.thread_id)
 
-    async def direct(self, tenant: str, user_id: str, text: str) -> None:
-        self.write(f"✉️  to {user_id}: {text}")
+    async def post_to_channel(self, channel: str, text: str, card: Card | None = None) -> MessageRef:
+        self._posts += 1
+        self.write(f"📣 #{channel}: {_words(text, card)}")
+        return MessageRef(PLATFORM, "", channel, f"{channel}.post-{self._posts}")
+
+    async def direct(self, tenant: str, user_id: str, text: str, card: Card | None = None) -> None:
+        self.write(f"✉️  to {user_id}: {_words(text, card)}")
 
     async def mark_delivery(self, mark: DeliveryMark) -> None:
         shown = DELIVERY.get(mark.state, mark.text or mark.state)
@@ -167,3 +171,8 @@ class ConsoleChat:
     def _number(ref_id: str) -> str:
         n = ticket_of(ref_id)
         return str(n) if n is not None else "?"
+
+
+def _words(text: str, card: Card | None) -> str:
+    """A post as text: its words, then its card drawn as a framed block."""
+    return text if card is None else f"{text}\n{card_text(card)}" if text else card_text(card)

@@ -12,6 +12,15 @@ from handlers.base import Card, DeliveryError, DeliveryMark, MessageRef, ThreadR
 PLATFORM = "slack"
 TENANT = ""  # Slack channel and user ids are unique across workspaces; no tenant needed in keys
 
+# Slack errors that trying again cannot mend: the message or channel is gone or closed to Pitchin,
+# the person cannot be written to, the text itself is refused. Configuration errors (invalid_auth,
+# token_revoked, missing_scope …) are not here: they are retried until an admin fixes them.
+PERMANENT = frozenset({
+    "message_not_found", "thread_not_found", "channel_not_found", "not_in_channel", "is_archived",
+    "cant_update_message", "edit_window_closed", "msg_too_long", "no_text", "invalid_blocks",
+    "too_many_attachments", "user_not_found", "cannot_dm_bot", "messages_tab_disabled", "restricted_action",
+})
+
 # delivery state → reactions to add (True) or take away (False), in that order
 REACTIONS: dict[str, tuple[tuple[str, bool], ...]] = {
     "sent": (("white_check_mark", True),),
@@ -40,7 +49,7 @@ class SlackChat:
             if status == 429:
                 retry_after = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
                 raise DeliveryError(f"Slack rate-limited {method}", retry_after=retry_after) from exc
-            raise DeliveryError(f"Slack refused {method}: {error or status}") from exc
+            raise DeliveryError(f"Slack refused {method}: {error or status}", permanent=error in PERMANENT) from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise DeliveryError(f"could not reach Slack for {method}: {type(exc).__name__} {exc}") from exc
 
@@ -65,15 +74,13 @@ class SlackChat:
         )
 
     async def post_in_thread(self, thread: ThreadRef, text: str, card: Card | None = None) -> MessageRef:
-        kwargs = {"blocks": render.card_blocks(card)} if card else {}
         data = await self._call(
             "chat.postMessage",
             channel=thread.channel,
             thread_ts=thread.thread_id,
-            text=render.message_text(text),
             unfurl_links=False,
             unfurl_media=False,
-            **kwargs,
+            **_content(text, card),
         )
         return MessageRef(PLATFORM, TENANT, data["channel"], data["ts"], thread.thread_id)
 
@@ -87,6 +94,18 @@ class SlackChat:
                 await self._call("reactions.remove", harmless=("no_reaction",), channel=mark.message.channel,
                                  timestamp=mark.message.message_id, name=emoji)
 
-    async def direct(self, tenant: str, user_id: str, text: str) -> None:
+    async def post_to_channel(self, channel: str, text: str, card: Card | None = None) -> MessageRef:
+        data = await self._call("chat.postMessage", channel=channel, unfurl_links=False, unfurl_media=False,
+                                **_content(text, card))
+        return MessageRef(PLATFORM, TENANT, data["channel"], data["ts"])
+
+    async def direct(self, tenant: str, user_id: str, text: str, card: Card | None = None) -> None:
         """A message in the person's DM with Pitchin (the app's Messages tab)."""
-        await self._call("chat.postMessage", channel=user_id, text=render.message_text(text))
+        await self._call("chat.postMessage", channel=user_id, **_content(text, card))
+
+
+def _content(text: str, card: Card | None) -> dict:
+    """A post's words (escaped by render), or a card with its words as the notification text."""
+    if card is None:
+        return {"text": render.message_text(text)}
+    return {"text": render.message_text(text) if text else render.card_text(card), "blocks": render.card_blocks(card)}

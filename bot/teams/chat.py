@@ -27,8 +27,9 @@ from handlers.context import Context
 log = logging.getLogger("pitchin.teams")
 
 NO_CHANNEL = "no Teams channel has been chosen for tickets yet: say `@Pitchin tickets here` in one"
-# errors that will not go away by trying again: a malformed request, a message that is gone
-PERMANENT = {400, 404}
+# errors that will not go away by trying again: a malformed request, a message or conversation that
+# is gone (404), a conversation the bot is no longer in (403: removed from the team or the chat)
+PERMANENT = {400, 403, 404}
 
 
 class TeamsChat:
@@ -105,9 +106,11 @@ class TeamsChat:
 
     # ------------------------------------------------------------ ChatPort
 
-    async def post_ticket(self, card: Card) -> ThreadRef:
+    async def _new_thread(self, channel: str | None, activity: Activity, what: str) -> ThreadRef:
+        """Start a thread in ``channel`` (None: the ticket channel) with ``activity``. Any channel of
+        the ticket channel's organisation is reached as the ticket channel is: same bot, same service."""
         reference = await self._channel()
-        channel = reference.conversation.id
+        channel = channel or reference.conversation.id
         tenant = reference.conversation.tenant_id or ""
         created: dict[str, str] = {}
 
@@ -115,23 +118,28 @@ class TeamsChat:
             created["id"] = context.activity.id
 
         parameters = ConversationParameters(is_group=True, bot=reference.bot, tenant_id=tenant,
-                                            channel_data={"channel": {"id": channel}},
-                                            activity=render.ticket_activity(card))
-        await self._guard("posting a ticket", self.adapter.create_conversation(
+                                            channel_data={"channel": {"id": channel}}, activity=activity)
+        await self._guard(what, self.adapter.create_conversation(
             self.app_id, remember, parameters, reference.channel_id or "msteams", reference.service_url, None))
         return ThreadRef(PLATFORM, tenant, channel, created["id"])
+
+    async def post_ticket(self, card: Card) -> ThreadRef:
+        return await self._new_thread(None, render.ticket_activity(card), "posting a ticket")
+
+    async def post_to_channel(self, channel: str, text: str, card: Card | None = None) -> MessageRef:
+        thread = await self._new_thread(channel, _activity(text, card), "posting in a channel")
+        return MessageRef(PLATFORM, thread.tenant, channel, thread.thread_id, thread.thread_id)
 
     async def update_ticket(self, thread: ThreadRef, card: Card) -> None:
         await self._update(thread_conversation(thread.channel, thread.thread_id), thread.thread_id,
                            render.ticket_activity(card), "updating a ticket card")
 
     async def post_in_thread(self, thread: ThreadRef, text: str, card: Card | None = None) -> MessageRef:
-        activity = render.ticket_activity(card) if card is not None else render.text_activity(text)
-        new_id = await self._send(thread_conversation(thread.channel, thread.thread_id), activity,
+        new_id = await self._send(thread_conversation(thread.channel, thread.thread_id), _activity(text, card),
                                   "posting in a ticket's thread")
         return MessageRef(PLATFORM, thread.tenant, thread.channel, new_id, thread.thread_id)
 
-    async def direct(self, tenant: str, user_id: str, text: str) -> None:
+    async def direct(self, tenant: str, user_id: str, text: str, card: Card | None = None) -> None:
         """A private message to one person, in their personal chat with Pitchin (Teams creates it, or
         gives back the one there is): e.g. that a suggestion they logged has shipped."""
         reference = await self._channel()
@@ -140,7 +148,7 @@ class TeamsChat:
 
         async def send(context: TurnContext) -> None:
             context.activity.id = None  # the made-up id of the "create" turn: not a message to reply to
-            await context.send_activity(render.text_activity(text))
+            await context.send_activity(_activity(text, card))
 
         await self._guard("messaging a person directly", self.adapter.create_conversation(
             self.app_id, send, parameters, reference.channel_id or "msteams",
@@ -163,3 +171,7 @@ class TeamsChat:
             log.warning("cannot show the delivery of Teams message %s: its thread is unknown", mark.message.message_id)
             return
         await self._send(thread_conversation(channel, root), render.text_activity(text), "saying a reply was delivered")
+
+
+def _activity(text: str, card: Card | None) -> Activity:
+    return render.ticket_activity(card) if card is not None else render.text_activity(text)

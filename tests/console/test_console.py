@@ -356,6 +356,16 @@ async def test_console_chat_draws_the_chat_port_calls():
     assert (await chat.post_ticket(Card(title="No number"))).thread_id == "ticket-1"
 
 
+async def test_console_chat_prints_posts_to_channels_and_people():
+    out = io.StringIO()
+    chat = ConsoleChat(out)
+    posted = await chat.post_to_channel("general", "Ann is on support duty today.")
+    await chat.direct("", "ann", "", Card(title="Your shift", body="Today, all day."))
+    assert posted.channel == "general"
+    assert out.getvalue() == ("📣 #general: Ann is on support duty today.\n"
+                              "✉️  to ann: ┌─ Your shift\n│\n│   Today, all day.\n└─\n")
+
+
 # ---------------------------------------------------------------- the real command
 
 

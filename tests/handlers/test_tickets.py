@@ -159,12 +159,18 @@ async def test_customer_writing_to_closed_ticket_reopens_it(ctx, worker, chat):
     assert "open again" in chat.threads["root-1"][-1]
 
 
-async def test_failed_delivery_warns_once_then_succeeds(ctx, worker, chat, customers, clock):
+async def reply_while_mail_fails(ctx, worker, customers) -> MessageRef:
+    """A ticket, and Ann's reply to it while the mail server refuses: her message in the thread."""
     tickets.intake(ctx, mail())
     await drain(worker)
     source = in_thread(1)
     tickets.thread_reply(ctx, ANN, ThreadRef("test", "", "support", "root-1"), source, "On it")
     customers.fail_with = DeliveryError("mail server refused the connection")
+    return source
+
+
+async def test_failed_delivery_warns_once_then_succeeds(ctx, worker, chat, customers, clock):
+    source = await reply_while_mail_fails(ctx, worker, customers)
     for _ in range(3):
         clock.advance(400)
         await drain(worker)

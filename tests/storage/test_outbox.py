@@ -6,8 +6,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from storage import repos
+from sqlalchemy import select, update
+
 from handlers.base import utcnow
+from storage import repos
+from storage.models import OutboxJob
 
 
 def _fill(db, n_keys=20, per_key=5):
@@ -74,3 +77,28 @@ def test_a_leased_job_cannot_be_cancelled_and_an_expired_lease_is_taken_again(an
     with any_database.transaction() as s:
         assert not repos.finish_job(s, job.id, "dead-worker")  # the old owner lost it
         assert repos.finish_job(s, job.id, "w2")
+
+
+def test_pruning_deletes_only_jobs_finished_before_the_cutoff(any_database):
+    now = utcnow()
+    with any_database.transaction() as s:
+        old = {state: repos.enqueue(s, "post", {"state": state}, run_after=now) for state in ("done", "failed", "cancelled")}
+        recent = repos.enqueue(s, "post", {"state": "recent"}, run_after=now)
+        waiting = repos.enqueue(s, "post", {"state": "pending"}, run_after=now)
+    with any_database.transaction() as s:
+        for job in [*old.values(), recent]:
+            assert len(repos.lease_jobs(s, "w", 1, 60, now)) == 1
+        repos.finish_job(s, old["done"].id, "w")
+        repos.fail_job(s, old["failed"].id, "w", "channel_not_found")
+        repos.finish_job(s, recent.id, "w")
+        s.execute(update(OutboxJob).where(OutboxJob.id == old["cancelled"].id).values(state="cancelled"))
+        ago = now - timedelta(days=31)
+        s.execute(update(OutboxJob).where(OutboxJob.id.in_([j.id for j in old.values()])).values(done_at=ago))
+        s.execute(update(OutboxJob).where(OutboxJob.id == waiting.id).values(created_at=ago))  # old but not done
+    with any_database.transaction() as s:
+        assert repos.prune_finished_jobs(s, now - timedelta(days=30), limit=2) == 2  # in batches
+    with any_database.transaction() as s:
+        assert repos.prune_finished_jobs(s, now - timedelta(days=30), limit=2) == 1
+        assert repos.prune_finished_jobs(s, now - timedelta(days=30), limit=2) == 0
+        left = {j.payload["state"]: j.state for (j,) in s.execute(select(OutboxJob)).all()}
+    assert left == {"recent": "done", "pending": "pending"}

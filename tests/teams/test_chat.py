@@ -12,7 +12,7 @@ from bot.teams.adapter import make_adapter
 from bot.teams.chat import TeamsChat
 from handlers import channels
 from handlers.base import Actor, Button, Card, DeliveryError, DeliveryMark, MessageRef, ThreadRef
-from tests.fakes.teams_connector import BOT_ID, SUPPORT, TENANT, FakeConnector, card_actions, card_text
+from tests.fakes.teams_connector import BOT_ID, GENERAL, SUPPORT, TENANT, FakeConnector, card_actions, card_text
 
 CARD = Card(title="#7 · Login broken", body="I cannot log in.", fields=(("From", ("bo@example.com",)),),
             status=("🟢 Open: nobody has claimed it yet.",), actions=(Button("Claim", "ticket.claim", "7"),),
@@ -93,3 +93,27 @@ async def test_the_newest_service_url_from_teams_is_used(ctx, chat, connector):
         assert len(moved.calls_to("create")) == 1 and connector.calls == []
     finally:
         await moved.stop()
+
+
+async def test_a_post_in_another_channel_starts_its_own_thread_there(ctx, chat, connector):
+    with pytest.raises(DeliveryError) as exc:  # the way to that organisation is the stored ticket channel
+        await chat.post_to_channel(GENERAL, "Ann is on support duty today.")
+    assert "@Pitchin tickets here" in str(exc.value) and not exc.value.permanent
+    choose(ctx, connector)
+    posted = await chat.post_to_channel(GENERAL, "Ann is on support duty today. <at>everyone</at>")
+    (created,) = connector.calls_to("create")
+    assert created.body["channelData"] == {"channel": {"id": GENERAL}} and created.body["isGroup"]
+    assert created.activity["textFormat"] == "plain" and created.text.endswith("<at>everyone</at>")  # as written
+    assert posted == MessageRef("teams", TENANT, GENERAL, created.new_id, created.new_id)
+
+    await chat.direct(TENANT, "29:ann", "", CARD)
+    personal = connector.calls_to("send")[-1]
+    assert card_actions(personal.card) == [{"action": "ticket.claim", "ticket_id": 7}]
+
+
+async def test_a_conversation_the_bot_was_removed_from_is_refused_for_good(ctx, chat, connector):
+    choose(ctx, connector)
+    connector.fail("create", status=403)
+    with pytest.raises(DeliveryError) as refused:
+        await chat.post_to_channel(GENERAL, "hello?")
+    assert "HTTP 403" in str(refused.value) and refused.value.permanent
