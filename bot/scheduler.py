@@ -41,6 +41,11 @@ RUNS_KEPT = timedelta(days=30)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+def _not_a_cancelled_job(record: logging.LogRecord) -> bool:
+    """Stepping down cancels the jobs under way on purpose; APScheduler would log each as an error."""
+    return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
 @dataclass(frozen=True)
 class _Job:
     id: str
@@ -57,6 +62,7 @@ class Scheduler:
         self.aps: AsyncIOScheduler | None = None  # running while, and only while, this process leads
         self._watcher: asyncio.Task | None = None
         self._deadline: asyncio.TimerHandle | None = None
+        logging.getLogger("apscheduler.executors.default").addFilter(_not_a_cancelled_job)  # added once
 
     @property
     def leading(self) -> bool:
@@ -100,7 +106,10 @@ class Scheduler:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self.renew_seconds)
-            await self._renew()
+            try:
+                await self._renew()
+            except Exception:  # a bug must not end the renewals for good (the deadline still holds)
+                log.exception("taking or renewing the scheduler lease failed; trying again in %g s", self.renew_seconds)
 
     async def _renew(self) -> None:
         try:
