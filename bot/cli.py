@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="deliver queued posts and replies (and run the scheduler when it is free)")
     # not for everyday use, so not in --help: a job that only gets recorded and logged, every N
     # seconds, to watch which process leads and that each period runs once (the tests use it)
-    worker.add_argument("--heartbeat-seconds", type=float, default=None, help=argparse.SUPPRESS)
+    worker.add_argument("--heartbeat-seconds", type=_period_seconds, default=None, help=argparse.SUPPRESS)
     sub.add_parser("console", help="try Pitchin in the terminal: the terminal is the support channel")
     package = sub.add_parser("teams-package", help="write the Teams app package (zip) to upload in Teams")
     package.add_argument("--out", default="pitchin-teams.zip", help="where to write it (default: %(default)s)")
@@ -31,6 +31,16 @@ def _parser() -> argparse.ArgumentParser:
     db_sub.add_parser("upgrade", help="create or update the tables")
     db_sub.add_parser("current", help="show the schema revision")
     return parser
+
+
+def _period_seconds(raw: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if seconds < 1:
+        raise argparse.ArgumentTypeError(f"“{raw}” is not a number of seconds of at least 1")
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -148,14 +148,16 @@ class Scheduler:
         self.aps = aps
         log.info("this process runs the scheduler (%s)", self.lease.owner)
 
-    def _step_down(self, why: str) -> None:
+    def _step_down(self, why: str | None) -> None:
+        """Stop running jobs at once: APScheduler shut down, the jobs under way cancelled."""
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
         aps, self.aps = self.aps, None
         if aps is not None:
-            aps.shutdown(wait=False)  # cancels the jobs under way too
-            log.warning("this process no longer runs the scheduler: %s; it stands by", why)
+            aps.shutdown(wait=False)
+            if why is not None:
+                log.warning("this process no longer runs the scheduler: %s; it stands by", why)
 
     async def _fire(self, job: _Job) -> None:
         if not self.lease.held():  # checked before every run: a frozen leader wakes up to this
@@ -188,12 +190,7 @@ class Scheduler:
                 pass
             self._watcher = None
         was_leading = self.leading
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-        if self.aps is not None:
-            self.aps.shutdown(wait=False)
-            self.aps = None
+        self._step_down(None)
         if was_leading:
             try:
                 await asyncio.to_thread(self.lease.release)
