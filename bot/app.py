@@ -97,7 +97,8 @@ class Pitchin:
         app[MAIL_READER] = self.mail_reader
         return app
 
-    async def start(self, *, http: bool = True, worker: bool = True, scheduler: bool = True) -> None:
+    async def start(self, *, http: bool = True, worker: bool = True, scheduler: bool = True,
+                    heartbeat_seconds: float | None = None) -> None:
         if not self.chats:
             log.warning("No chat platform is configured (SLACK_BOT_TOKEN, MICROSOFT_APP_ID or PITCHIN_TEAMS): "
                         "tickets are stored but posted nowhere.")
@@ -147,7 +148,7 @@ class Pitchin:
         if scheduler:
             from bot.scheduler import start_scheduler
 
-            self.scheduler = await start_scheduler(self)
+            self.scheduler = await start_scheduler(self, heartbeat_seconds)
 
     def _warm_suggestions(self) -> None:
         try:

@@ -19,7 +19,10 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the web server, the delivery worker and the scheduler")
     serve.add_argument("--no-scheduler", action="store_true", help="leave scheduled jobs to another process")
     serve.add_argument("--no-worker", action="store_true", help="leave outbox delivery to `pitchin worker` processes")
-    sub.add_parser("worker", help="deliver queued posts and replies (and run the scheduler when it is free)")
+    worker = sub.add_parser("worker", help="deliver queued posts and replies (and run the scheduler when it is free)")
+    # not for everyday use, so not in --help: a job that only gets recorded and logged, every N
+    # seconds, to watch which process leads and that each period runs once (the tests use it)
+    worker.add_argument("--heartbeat-seconds", type=_period_seconds, default=None, help=argparse.SUPPRESS)
     sub.add_parser("console", help="try Pitchin in the terminal: the terminal is the support channel")
     package = sub.add_parser("teams-package", help="write the Teams app package (zip) to upload in Teams")
     package.add_argument("--out", default="pitchin-teams.zip", help="where to write it (default: %(default)s)")
@@ -30,6 +33,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _period_seconds(raw: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if seconds < 1:
+        raise argparse.ArgumentTypeError(f"“{raw}” is not a number of seconds of at least 1")
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -37,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # APScheduler logs every job it runs; pitchin.scheduler says what matters
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     if args.command is None:
         parser.print_help()
         sys.exit(2)
@@ -71,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "serve":
         asyncio.run(_run(settings, http=True, worker=not args.no_worker, scheduler=not args.no_scheduler))
     elif args.command == "worker":
-        asyncio.run(_run(settings, http=False, worker=True, scheduler=True))
+        asyncio.run(_run(settings, http=False, worker=True, scheduler=True, heartbeat_seconds=args.heartbeat_seconds))
 
 
 def _teams_package(settings, out: Path) -> None:
@@ -89,7 +104,7 @@ def _teams_package(settings, out: Path) -> None:
               f"{PLACEHOLDER_SITE}; set it to your server's public address and build the package again.")
 
 
-async def _run(settings, *, http: bool, worker: bool, scheduler: bool) -> None:
+async def _run(settings, *, http: bool, worker: bool, scheduler: bool, heartbeat_seconds: float | None = None) -> None:
     from bot.app import Pitchin
 
     if http:  # one descriptor per connection: as many as the system lets this process have
@@ -101,7 +116,7 @@ async def _run(settings, *, http: bool, worker: bool, scheduler: bool) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await pitchin.start(http=http, worker=worker, scheduler=scheduler)
+    await pitchin.start(http=http, worker=worker, scheduler=scheduler, heartbeat_seconds=heartbeat_seconds)
     try:
         await stop.wait()
     finally:

@@ -1,91 +1,233 @@
-"""APScheduler jobs, run by exactly one process at a time.
+"""Scheduled jobs, run by one process at a time: the holder of the scheduler lease (bot/lease.py).
 
-On PostgreSQL the process that holds an advisory lock is the leader; the others keep trying, so
-when the leader dies another takes over. On SQLite there is one process, and it is the leader.
+Every `pitchin worker` and `pitchin serve` process starts a Scheduler. Each tries to take the lease
+every few seconds; the one that holds it runs APScheduler with the registered jobs, and the moment
+its lease is taken or runs out it shuts APScheduler down (jobs under way are cancelled) and stands
+by again. A stand-by takes over within about 20 seconds of the leader's last renewal.
+
+Two kinds of job:
+
+- ``every(job, fn, seconds=… | cron=…)``: ``fn(ctx, session, period)`` runs once per period
+  whichever process leads (handlers.scheduled.run_once): its writes, and the posts it queues in the
+  outbox, commit with the record of the run. Reminders, briefings and digests are of this kind.
+- ``repeat(job, poll, seconds=…)``: a coroutine whose work is idempotent anyway (the IMAP poll:
+  intake recognises a mail by its Message-ID), run by the leader only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.lease import Lease
+from handlers.context import Context
+from handlers.scheduled import Period, run_once
+from storage import repos
 
 log = logging.getLogger("pitchin.scheduler")
 
-LEADER_LOCK = 7163527  # pg_advisory_lock key: "the scheduler runs here"
+RENEW_SECONDS = 3.0  # the leader renews its lease, and stand-bys try to take it, this often
+RUNS_KEPT = timedelta(days=30)
+# interval periods start at multiples of the interval since the epoch: every process names them alike
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _not_a_cancelled_job(record: logging.LogRecord) -> bool:
+    """Stepping down cancels the jobs under way on purpose; APScheduler would log each as an error."""
+    return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
+@dataclass(frozen=True)
+class _Job:
+    id: str
+    trigger: BaseTrigger
+    fn: Callable[..., Any]
+    grace: timedelta  # how late a period may still run (after a takeover, say)
+    keyed: bool  # once per period (every) or a plain poll (repeat)
 
 
 class Scheduler:
-    def __init__(self, pitchin):
-        self.pitchin = pitchin
-        self.aps = AsyncIOScheduler(timezone="UTC")
-        self._lock_conn = None
-        self._waiter: asyncio.Task | None = None
+    def __init__(self, ctx: Context, lease: Lease, renew_seconds: float = RENEW_SECONDS):
+        self.ctx, self.lease, self.renew_seconds = ctx, lease, renew_seconds
+        self._jobs: list[_Job] = []
+        self.aps: AsyncIOScheduler | None = None  # running while, and only while, this process leads
+        self._watcher: asyncio.Task | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        logging.getLogger("apscheduler.executors.default").addFilter(_not_a_cancelled_job)  # added once
 
-    def add_jobs(self) -> None:
-        settings = self.pitchin.settings
-        if settings.imap_url:
-            from bot.inbox.imap import ImapPoller
+    @property
+    def leading(self) -> bool:
+        return self.aps is not None
 
-            poller = ImapPoller(settings.imap_url, self.pitchin.ctx, reader=self.pitchin.mail_reader)
-            self.aps.add_job(poller.poll, "interval", minutes=1, id="imap-poll", max_instances=1,
-                             coalesce=True, next_run_time=_now())
+    def every(self, job_id: str, fn: Callable[[Context, Any, Period], Any], *, seconds: float | None = None,
+              cron: str | None = None, timezone_name: str = "UTC", grace: timedelta | None = None) -> None:
+        """Run ``fn(ctx, session, period)`` once per period: every ``seconds`` (at least 1), or at the
+        times of a crontab line (``"0 9 * * mon-fri"``) in ``timezone_name``. A period missed while no
+        process led runs when a leader starts, if it began less than ``grace`` ago (default: one
+        interval, or an hour for cron)."""
+        if (seconds is None) == (cron is None):
+            raise ValueError(f"scheduled job {job_id}: give either seconds or cron")
+        if seconds is not None:
+            if seconds < 1:  # period keys have a resolution of one second
+                raise ValueError(f"scheduled job {job_id}: an interval of {seconds} s is shorter than 1 s")
+            trigger = IntervalTrigger(seconds=seconds, start_date=EPOCH, timezone=timezone.utc)
+            grace = grace or timedelta(seconds=seconds)
+        else:
+            trigger = CronTrigger.from_crontab(cron, timezone=timezone_name)
+            grace = grace or timedelta(hours=1)
+        self._add(_Job(job_id, trigger, fn, grace, keyed=True))
 
-    def _try_lead(self) -> bool:
-        db = self.pitchin.db
-        if not db.is_postgres:
-            return True
-        conn = db.engine.raw_connection()
-        conn.detach()  # its own connection, never handed back to the pool while it holds the lock
-        conn.dbapi_connection.autocommit = True  # not left "idle in transaction" for hours
-        cur = conn.cursor()
-        # keyed by schema too, so two Pitchin installations sharing one database do not block each other
-        cur.execute("SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (LEADER_LOCK,))
-        got = cur.fetchone()[0]
-        cur.close()
-        if got:
-            self._lock_conn = conn  # the lock lives as long as this connection
-            return True
-        conn.close()
-        return False
+    def repeat(self, job_id: str, poll: Callable[[], Any], *, seconds: float) -> None:
+        """Await ``poll()`` every ``seconds`` on the leader, first as soon as it leads."""
+        self._add(_Job(job_id, IntervalTrigger(seconds=seconds, timezone=timezone.utc), poll,
+                       timedelta(seconds=seconds), keyed=False))
+
+    def _add(self, job: _Job) -> None:
+        if any(j.id == job.id for j in self._jobs):
+            raise ValueError(f"scheduled job {job.id} is registered twice")
+        self._jobs.append(job)
 
     async def start(self) -> None:
-        if await asyncio.to_thread(self._try_lead):
-            self._lead()
-        else:
-            log.info("another process runs the scheduler; this one stands by")
-            self._waiter = asyncio.create_task(self._wait_for_lead())
+        """Try to lead now, then keep trying (or renewing) in the background."""
+        await self._renew()
+        if not self.leading:
+            log.info("another process runs the scheduler; this one stands by (%s)", self.lease.owner)
+        self._watcher = asyncio.create_task(self._watch(), name="scheduler-lease")
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.renew_seconds)
+            try:
+                await self._renew()
+            except Exception:  # a bug must not end the renewals for good (the deadline still holds)
+                log.exception("taking or renewing the scheduler lease failed; trying again in %g s", self.renew_seconds)
+
+    async def _renew(self) -> None:
+        try:
+            held = await asyncio.to_thread(self.lease.renew)
+        except SQLAlchemyError as exc:
+            if self.leading:  # the deadline timer steps down if this goes on until the lease runs out
+                log.warning("could not renew the scheduler lease (%.0f s left): %s", self.lease.seconds_left(),
+                            str(exc).splitlines()[0])
+            return
+        if held:
+            self._arm_deadline()
+            if not self.leading:
+                self._lead()
+        elif self.leading:
+            self._step_down("another process holds the scheduler lease")
+
+    def _arm_deadline(self) -> None:
+        """Step down the moment the lease runs out, even while a renewal hangs on a dead connection."""
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = asyncio.get_running_loop().call_later(self.lease.seconds_left(), self._on_deadline)
+
+    def _on_deadline(self) -> None:
+        if not self.lease.held():
+            self._step_down("its scheduler lease ran out before it could renew it")
 
     def _lead(self) -> None:
-        self.add_jobs()
-        self.aps.start()
-        log.info("this process runs the scheduler")
+        aps = AsyncIOScheduler(timezone=timezone.utc)
+        now = datetime.now(timezone.utc)
+        for job in self._jobs:
+            aps.add_job(self._fire, job.trigger, args=[job], id=job.id, max_instances=1, coalesce=True,
+                        misfire_grace_time=max(1, int(job.grace.total_seconds())))
+            # at once too: a poll's first round, or the period that came due while nobody led
+            aps.add_job(self._fire, "date", run_date=now, args=[job], id=f"{job.id}:on-lead")
+        aps.start()
+        self.aps = aps
+        log.info("this process runs the scheduler (%s)", self.lease.owner)
 
-    async def _wait_for_lead(self) -> None:
-        while True:
-            await asyncio.sleep(30)
-            if await asyncio.to_thread(self._try_lead):
-                self._lead()
-                return
+    def _step_down(self, why: str | None) -> None:
+        """Stop running jobs at once: APScheduler shut down, the jobs under way cancelled."""
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        aps, self.aps = self.aps, None
+        if aps is not None:
+            aps.shutdown(wait=False)
+            if why is not None:
+                log.warning("this process no longer runs the scheduler: %s; it stands by", why)
+
+    async def _fire(self, job: _Job) -> None:
+        if not self.lease.held():  # checked before every run: a frozen leader wakes up to this
+            # not from inside the job that shutting APScheduler down cancels
+            asyncio.get_running_loop().call_soon(self._step_down, f"its scheduler lease ran out before {job.id} ran")
+            return
+        if not job.keyed:
+            await job.fn()
+            return
+        start = latest_start(job.trigger, datetime.now(timezone.utc), job.grace)
+        if start is None:
+            return
+        period = Period(job.id, start)
+        try:
+            # in a thread on SQLite too: a job may work for a while, the event loop serves meanwhile
+            ran = await asyncio.to_thread(run_once, self.ctx, job.id, period.key,
+                                          lambda session: job.fn(self.ctx, session, period), self.lease.owner)
+        except Exception:
+            log.exception("scheduled job %s failed for the period %s; nothing of it was kept", job.id, period.key)
+            return
+        if ran:
+            log.info("scheduled job %s ran for the period %s", job.id, period.key)
 
     async def stop(self) -> None:
-        if self._waiter is not None:
-            self._waiter.cancel()
-        if self.aps.running:
-            self.aps.shutdown(wait=False)
-        if self._lock_conn is not None:
-            self._lock_conn.close()
-            self._lock_conn = None
+        if self._watcher is not None:
+            self._watcher.cancel()
+            try:
+                await self._watcher
+            except asyncio.CancelledError:
+                pass
+            self._watcher = None
+        was_leading = self.leading
+        self._step_down(None)
+        if was_leading:
+            try:
+                await asyncio.to_thread(self.lease.release)
+            except SQLAlchemyError:
+                log.warning("could not release the scheduler lease; a stand-by takes over when it runs out")
+        self.lease.close()
 
 
-def _now():
-    from datetime import datetime, timezone
+def latest_start(trigger: BaseTrigger, now: datetime, grace: timedelta) -> datetime | None:
+    """The trigger's last fire time at or before ``now`` and not before ``now - grace``: the period
+    a run belongs to, computed from the trigger, so a run a little late keeps its period's key."""
+    fire = trigger.get_next_fire_time(None, now - grace)
+    latest = None
+    while fire is not None and fire <= now:
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return latest
 
-    return datetime.now(timezone.utc)
+
+def forget_old_runs(ctx: Context, session, period: Period) -> None:
+    repos.prune_runs(session, period.start - RUNS_KEPT)
 
 
-async def start_scheduler(pitchin) -> Scheduler:
-    scheduler = Scheduler(pitchin)
+def heartbeat(ctx: Context, session, period: Period) -> None:
+    """Does nothing but get recorded (and logged): `pitchin worker --heartbeat-seconds N` schedules
+    it, to watch leadership and exactly-once runs across processes (the tests do)."""
+
+
+async def start_scheduler(pitchin, heartbeat_seconds: float | None = None) -> Scheduler:
+    scheduler = Scheduler(pitchin.ctx, Lease(pitchin.db))
+    if pitchin.settings.imap_url:
+        from bot.inbox.imap import ImapPoller
+
+        poller = ImapPoller(pitchin.settings.imap_url, pitchin.ctx, reader=pitchin.mail_reader)
+        scheduler.repeat("imap-poll", poller.poll, seconds=60)
+    scheduler.every("forget-old-runs", forget_old_runs, cron="17 3 * * *")
+    if heartbeat_seconds:
+        scheduler.every("heartbeat", heartbeat, seconds=heartbeat_seconds)
     await scheduler.start()
     return scheduler

@@ -189,3 +189,30 @@ class FeedbackDraft(SQLModel, table=True):
     data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     used: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ScheduledRun(SQLModel, table=True):
+    """One run of a scheduled job for one period (``period_key``, e.g. "2026-11-30T09:00:00Z").
+
+    The row is written in the same transaction as the job's own writes, and the pair is unique: a
+    period runs once, whichever process leads and however briefly two believe they do."""
+
+    __tablename__ = "scheduled_run"
+    __table_args__ = (UniqueConstraint("job", "period_key", name="uq_scheduled_run_period"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    job: str
+    period_key: str
+    owner: str = ""  # the process that ran it (host:pid:nonce)
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: Optional[datetime] = None
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Which process runs the scheduler, and until when (database time): its holder renews it every
+    few seconds; when it stops renewing, the lease runs out and a stand-by takes it."""
+
+    __tablename__ = "scheduler_lease"
+    name: str = Field(primary_key=True)
+    owner: str
+    expires_at: datetime
+    acquired_at: datetime

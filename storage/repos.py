@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import case, delete, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql as _pg, sqlite as _sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from storage.types import Actor, PersonRef, ThreadRef, utcnow
-from storage.models import Identity, OutboxJob, Person, ThreadAnchor, Ticket, TicketMessage
+from storage.models import (Identity, OutboxJob, Person, ScheduledRun, SchedulerLease, ThreadAnchor, Ticket,
+                            TicketMessage)
 
 # ---------------------------------------------------------------- people
 
@@ -327,3 +329,72 @@ def prune_finished_jobs(session: Session, finished_before: datetime, limit: int 
            .limit(limit))
     gone = delete(OutboxJob).where(OutboxJob.id.in_(old.scalar_subquery()))
     return session.execute(gone, execution_options={"synchronize_session": False}).rowcount
+
+
+# ---------------------------------------------------------------- the scheduler: its leader, its runs
+
+def _insert_unless_present(session: Session, model, keys: list[str], **values) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING: True when the row is new. On PostgreSQL an insert racing an
+    uncommitted one with the same key waits for it, then inserts only if that one rolled back."""
+    dialect = _pg if session.get_bind().dialect.name == "postgresql" else _sqlite
+    statement = dialect.insert(model).values(**values).on_conflict_do_nothing(index_elements=keys)
+    # RETURNING says whether a row went in (an ORM session reports no rowcount for an INSERT)
+    return session.execute(statement.returning(getattr(model, keys[0]))).first() is not None
+
+
+def database_now(session: Session) -> datetime:
+    """The database's clock on PostgreSQL, so that processes on hosts whose clocks differ agree on
+    when a lease runs out; SQLite lives on this host, whose clock it is."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.execute(select(func.now())).scalar_one()
+    return utcnow()
+
+
+def take_lease(session: Session, name: str, owner: str, seconds: float) -> bool:
+    """Take the lease ``name`` for ``seconds`` from now, or renew it: True when ``owner`` holds it.
+    A lease held by another owner is taken only once it has run out. One conditional UPDATE, so of
+    several stand-bys finding it run out exactly one gets it (PostgreSQL re-checks the WHERE of a
+    row another transaction changed meanwhile; SQLite has one writer at a time)."""
+    now = database_now(session)
+    expires = now + timedelta(seconds=seconds)
+    result = session.execute(
+        update(SchedulerLease)
+        .where(SchedulerLease.name == name, or_(SchedulerLease.owner == owner, SchedulerLease.expires_at <= now))
+        .values(owner=owner, expires_at=expires,
+                acquired_at=case((SchedulerLease.owner == owner, SchedulerLease.acquired_at), else_=now))
+    )
+    if result.rowcount == 1:
+        return True
+    return _insert_unless_present(session, SchedulerLease, ["name"], name=name, owner=owner, expires_at=expires,
+                                  acquired_at=now)
+
+
+def release_lease(session: Session, name: str, owner: str) -> bool:
+    """Give the lease up now (a clean shutdown), so that a stand-by need not wait for it to run out."""
+    result = session.execute(
+        update(SchedulerLease)
+        .where(SchedulerLease.name == name, SchedulerLease.owner == owner)
+        .values(expires_at=database_now(session))
+    )
+    return result.rowcount == 1
+
+
+def claim_run(session: Session, job: str, period_key: str, owner: str) -> bool:
+    """Record that ``job`` runs for ``period_key``, in the caller's transaction: False when that
+    period has run (or is running in a transaction that commits), so the caller skips it."""
+    return _insert_unless_present(session, ScheduledRun, ["job", "period_key"], job=job, period_key=period_key,
+                                  owner=owner, started_at=utcnow())
+
+
+def finish_run(session: Session, job: str, period_key: str) -> None:
+    session.execute(
+        update(ScheduledRun)
+        .where(ScheduledRun.job == job, ScheduledRun.period_key == period_key)
+        .values(finished_at=utcnow())
+    )
+
+
+def prune_runs(session: Session, before: datetime) -> int:
+    """Forget runs started before ``before``: no job looks back that far for a missed period."""
+    result = session.execute(delete(ScheduledRun).where(ScheduledRun.started_at < before))
+    return result.rowcount
