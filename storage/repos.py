@@ -10,7 +10,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from handlers.base import Actor, PersonRef, ThreadRef, utcnow
-from storage.models import Identity, OutboxJob, Person, ThreadAnchor, Ticket, TicketMessage
+from storage.models import (Identity, OutboxJob, Person, SuggestionChange, SuggestionVersion, ThreadAnchor, Ticket,
+                            TicketMessage)
 
 # ---------------------------------------------------------------- people
 
@@ -303,3 +304,47 @@ def last_job_if_waiting(session: Session, ordering_key: str) -> OutboxJob | None
     if row is None or row[0].state != "pending" or row[0].leased_until is not None:
         return None
     return row[0]
+
+
+# ---------------------------------------------------------------- suggestion versions
+
+
+def insert_for(session: Session, table):
+    """An INSERT that can say ON CONFLICT (PostgreSQL's and SQLite's have the same words)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def suggestions_changed(session: Session, card_ids: Iterable[int]) -> int:
+    """Number this transaction's change to ``card_ids`` (a card, its status or merge, its requests,
+    its removal) with the next suggestion version, and return it; call it last in the transaction.
+
+    The version row stays locked until this transaction ends (PostgreSQL), so a second writer waits
+    here and takes the next number only once this one has committed: versions follow commit order,
+    and a reader that sees version v sees every change numbered v or lower. Taken after the
+    transaction's other row locks, and the only lock taken after it is on ``suggestion_change``
+    (written by its holder alone), it cannot close a cycle of waits."""
+    upsert = insert_for(session, SuggestionVersion).values(id=1, version=1)
+    version = session.execute(upsert.on_conflict_do_update(
+        index_elements=[SuggestionVersion.id], set_={"version": SuggestionVersion.version + 1})
+        .returning(SuggestionVersion.version)).scalar_one()
+    rows = [{"card_id": card_id, "version": version} for card_id in sorted(set(card_ids))]
+    if rows:
+        stamp = insert_for(session, SuggestionChange)
+        session.execute(stamp.on_conflict_do_update(index_elements=[SuggestionChange.card_id],
+                                                    set_={"version": stamp.excluded.version}), rows)
+    return version
+
+
+def suggestion_version(session: Session) -> int:
+    """The version of the suggestion data this transaction sees (0: never changed)."""
+    return session.execute(select(SuggestionVersion.version).where(SuggestionVersion.id == 1)).scalar() or 0
+
+
+def suggestion_cards_changed_since(session: Session, version: int) -> list[int]:
+    """The cards changed after ``version``, removed ones included."""
+    return list(session.execute(select(SuggestionChange.card_id).where(SuggestionChange.version > version))
+                .scalars())
