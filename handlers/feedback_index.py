@@ -4,7 +4,7 @@ The database is the truth; the index is a cache of every open card's requests. E
 that changes a card or its requests numbers its change with the next suggestion version and stamps
 the cards it touched with it (``repos.suggestions_changed``). Each lookup first reads the version
 (one small query); when it moved, it reads the cards changed since the version it last saw and
-indexes those cards again, whole: new requests whatever their ids, merges, undone merges, removals,
+brings exactly those up to date: new requests whatever their ids, merges, undone merges, removals,
 made by this process or another one sharing the database.
 
 Why a late commit cannot be missed: ids are handed out when a row is inserted, not when it commits,
@@ -84,6 +84,7 @@ class SuggestionIndex:
         self._index: CardIndex[int] | None = None
         self._version = 0  # the suggestion version the index holds (``repos.suggestions_changed``)
         self._backlog_from: int | None = None  # cards from this id on wait for their vectors: not indexed
+        self._requests: dict[int, set[int]] = {}  # card id → the ids of its requests in the index
         self._unsaved: dict[tuple[int, str], bytes] = {}  # (request id, model) → vector not yet stored
         self._lock = threading.RLock()  # the index, held while a sync embeds what it lacks
         self._pending = threading.Lock()  # only ``_unsaved``: held for a moment, never while embedding
@@ -112,21 +113,10 @@ class SuggestionIndex:
                 if len(changed) > REBUILD_AT:
                     self._index = None
             if self._index is None:
-                self._index, self._backlog_from, changed = self._fresh_index(), 0, []
+                self._index, self._requests, self._backlog_from, changed = self._fresh_index(), {}, 0, []
             index = self._index
             model = index.embedder.name
-            wanted = SuggestionRequest.card_id.in_(changed)
-            if self._backlog_from is not None:
-                wanted = or_(wanted, SuggestionRequest.card_id >= self._backlog_from)
-            rows = session.execute(
-                select(SuggestionRequest.id, SuggestionRequest.card_id, SuggestionRequest.text,
-                       SuggestionRequest.quote, SuggestionVector.vector)
-                .join(SuggestionCard, SuggestionCard.id == SuggestionRequest.card_id)
-                .outerjoin(SuggestionVector, and_(SuggestionVector.request_id == SuggestionRequest.id,
-                                                  SuggestionVector.model == model))
-                .where(wanted, SuggestionCard.merged_into_id.is_(None))
-                .order_by(SuggestionRequest.card_id, SuggestionRequest.id)
-            ).all()
+            rows = self._new_rows(index, changed, self._read(session, model, changed))
             try:
                 vectors = self._vectors(index, model, rows, None if wait or self._db is None else INLINE)
             except Exception as exc:
@@ -138,21 +128,57 @@ class SuggestionIndex:
                 while ready and rows[ready - 1][1] == rows[ready][1]:
                     ready -= 1
                 backlog_from = rows[ready][1]
-            for card_id in changed:
-                index.remove_card(card_id)
-            if backlog_from is not None and (self._backlog_from is None or backlog_from < self._backlog_from):
-                for card_id in index.card_ids():  # (rare: a changed card lacks many vectors)
-                    if card_id >= backlog_from:
-                        index.remove_card(card_id)
+                if self._backlog_from is None or backlog_from < self._backlog_from:
+                    for card_id in index.card_ids():  # (rare: a changed card lacks many vectors)
+                        if card_id >= backlog_from:
+                            self._forget(card_id)
             if ready:
                 index.add_many([(card_id, request_text(text, quote)) for _, card_id, text, quote, _ in rows[:ready]],
                                vectors=vectors[:ready])
+                for request_id, card_id, _, _, _ in rows[:ready]:
+                    self._requests.setdefault(card_id, set()).add(request_id)
             self._version, self._backlog_from, self.behind = version, backlog_from, len(rows) - ready
             if backlog_from is not None:
                 self._fill_in_background()
             if self._unsaved and _writable(session):
                 self._store(session)
             return index
+
+    def _read(self, session, model: str, changed: list[int]):
+        """The requests of the ``changed`` cards and of the backlog's, with their stored vectors, in card order."""
+        wanted = SuggestionRequest.card_id.in_(changed)
+        if self._backlog_from is not None:
+            wanted = or_(wanted, SuggestionRequest.card_id >= self._backlog_from)
+        return session.execute(
+            select(SuggestionRequest.id, SuggestionRequest.card_id, SuggestionRequest.text,
+                   SuggestionRequest.quote, SuggestionVector.vector)
+            .join(SuggestionCard, SuggestionCard.id == SuggestionRequest.card_id)
+            .outerjoin(SuggestionVector, and_(SuggestionVector.request_id == SuggestionRequest.id,
+                                              SuggestionVector.model == model))
+            .where(wanted, SuggestionCard.merged_into_id.is_(None))
+            .order_by(SuggestionRequest.card_id, SuggestionRequest.id)
+        ).all()
+
+    def _new_rows(self, index: CardIndex[int], changed: list[int], rows) -> list:
+        """The rows to add. A changed card that only gained requests (the usual change, and the
+        target of a merge) keeps those indexed and gets the new ones; one that lost any (merged
+        away, a merge undone, a removal) is forgotten and indexed again whole. Each request moved or
+        re-added counts towards re-whitening the index, so only what changed is."""
+        now: dict[int, set[int]] = {}
+        for request_id, card_id, _, _, _ in rows:
+            now.setdefault(card_id, set()).add(request_id)
+        kept: set[int] = set()
+        for card_id in changed:
+            held = self._requests.get(card_id, set())
+            if held <= now.get(card_id, set()):
+                kept |= held
+            else:
+                self._forget(card_id)
+        return [row for row in rows if row[0] not in kept]
+
+    def _forget(self, card_id: int) -> None:
+        self._index.remove_card(card_id)
+        self._requests.pop(card_id, None)
 
     def _vectors(self, index: CardIndex[int], model: str, rows, limit: int | None = None) -> np.ndarray:
         """One vector per row: stored, computed earlier in this process, or computed now; when more
