@@ -18,6 +18,11 @@ from handlers.context import Context
 from storage.db import Database
 
 
+def offered_cards(reply) -> list[int]:
+    """The cards a `/feedback` reply offers as "heard before" (none: it filed a new card)."""
+    return [int(b.value.split(":")[1]) for b in reply.actions if b.action_id == "feedback.add"]
+
+
 def main(url: str) -> None:
     ctx = Context(db=Database(url))
     out = threading.Lock()
@@ -27,9 +32,8 @@ def main(url: str) -> None:
             reply = feedback.log(ctx, Actor("test", request["user"], request["user"]), feedback.Draft(request["text"]))
         else:
             reply = feedback.search(ctx, request["text"])
-        offered = [int(b.value.split(":")[1]) for b in reply.actions if b.action_id == "feedback.add"]
         with out:
-            print(json.dumps({"id": request["id"], "text": reply.text, "offered": offered}), flush=True)
+            print(json.dumps({"id": request["id"], "text": reply.text, "offered": offered_cards(reply)}), flush=True)
 
     threads = []
     for line in sys.stdin:

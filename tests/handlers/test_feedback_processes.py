@@ -23,6 +23,7 @@ from handlers.base import Actor
 from handlers.context import Context
 from handlers.feedback import Draft
 from storage.db import Database
+from tests.handlers.feedback_process import offered_cards
 
 ROOT = Path(__file__).resolve().parents[2]
 ANN = Actor("test", "U-ANN", "Ann")
@@ -93,8 +94,7 @@ def processes(request):
 
 def offered(ctx: Context, idea: str) -> list[int]:
     """The cards `/feedback <idea>` offers as "heard before" (none: it filed a new card)."""
-    reply = feedback.log(ctx, ANN, Draft(idea))
-    return [int(b.value.split(":")[1]) for b in reply.actions if b.action_id == "feedback.add"]
+    return offered_cards(feedback.log(ctx, ANN, Draft(idea)))
 
 
 class LateCommit:
