@@ -16,13 +16,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import delete, event, select, text
 
 from handlers import feedback
 from handlers.base import Actor
 from handlers.context import Context
 from handlers.feedback import Draft
+from storage import repos
 from storage.db import Database
+from storage.models import SuggestionCard, SuggestionRequest, SuggestionVector
 from tests.handlers.feedback_process import offered_cards
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,3 +185,20 @@ def test_a_lookup_when_nothing_changed_reads_one_small_row(any_database):
     two.db.dispose()
     (query,) = [q for q in statements if q != "BEGIN"]
     assert "FROM suggestion_version" in query  # the version, and nothing else
+
+
+def test_a_removed_card_is_no_longer_offered_by_the_other_process(any_database):
+    """No command removes a card today; a cleanup that does (and says so) reaches every index."""
+    one, two = Context(db=any_database), Context(db=Database(any_database.url))
+    for idea in IDEAS:
+        feedback.log(one, ANN, Draft(idea))
+    assert offered(two, IDEAS[3])[:1] == [4]
+    with any_database.transaction() as s:
+        ids = [r.id for r in s.execute(select(SuggestionRequest).where(SuggestionRequest.card_id == 4)).scalars()]
+        s.execute(delete(SuggestionVector).where(SuggestionVector.request_id.in_(ids)))
+        s.execute(delete(SuggestionRequest).where(SuggestionRequest.id.in_(ids)))
+        s.execute(delete(SuggestionCard).where(SuggestionCard.id == 4))
+        repos.suggestions_changed(s, [4])
+    with two.db.transaction(read_only=True) as s:  # (the offer itself checks the card still exists)
+        assert 4 not in [card for card, _ in two.suggestions.similar(s, IDEAS[3])]
+    two.db.dispose()
