@@ -206,7 +206,7 @@ def _file(session, person_id: int, draft: Draft, card_id: int | None) -> tuple[S
                                       customer_email=email, customer_name=name, importance=draft.importance,
                                       department=draft.department, ticket_id=draft.ticket_id,
                                       logged_by_id=person_id))
-    session.flush()
+    repos.suggestions_changed(session, [card.id])  # every process's index reads the card again
     return card, created
 
 
@@ -304,7 +304,7 @@ def merge(ctx: Context, actor: Actor, src: int, dst: int) -> Reply:
                                                         "requests": list(moved)})
         session.add(undo)
         session.flush()
-    ctx.suggestions.merged(src, dst)
+        repos.suggestions_changed(session, [src, dst])
     return Reply(f"Merged #{src} into #{dst} · {b.title}: {_people(count)}, each counted once.",
                  actions=(Button("Undo", "feedback.unmerge", str(undo.id)),))
 
@@ -334,7 +334,7 @@ def unmerge(ctx: Context, actor: Actor, value: str) -> Reply:
         session.add(card)
         session.flush()
         left, back = len(_customers_of(session, dst)), len(_customers_of(session, src))
-    ctx.suggestions.unmerged()
+        repos.suggestions_changed(session, [src, dst])
     return Reply(f"Undone: #{src} · {card.title} is its own card again ({_people(back)}); "
                  f"#{dst} · {into.title} has {_people(left)}.", replace_original=True)
 
@@ -355,6 +355,7 @@ def set_status(ctx: Context, actor: Actor, card_id: int, word: str, message: str
             return _preview(session, person.id, card, status, message)
         card.status, card.updated_at = status, ctx.now()
         session.add(card)
+        repos.suggestions_changed(session, [card.id])
     return Reply(f"#{card_id} · {card.title} is now {status_label(status)}.")
 
 
@@ -454,6 +455,7 @@ def announce(ctx: Context, actor: Actor, value: str) -> Reply:
                 repos.enqueue(session, "chat.direct", {"person_id": int(key.split(":")[1]),
                                                        "text": f"#{card.id} · {card.title}, which you logged, is "
                                                                f"{data['outcome']}: “{data['message']}”"})
+            repos.suggestions_changed(session, [card.id])
             n = (len(customers), len(webhooks), len(employees))
     except IntegrityError:
         return Reply("Someone confirmed this a moment ago; nobody is told twice.", ok=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Boolean, Column, Index, LargeBinary, UniqueConstraint, false
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, LargeBinary, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from storage.types import utcnow
@@ -166,6 +166,29 @@ class SuggestionVector(SQLModel, table=True):
     request_id: int = Field(foreign_key="suggestion_request.id", primary_key=True)
     model: str = Field(primary_key=True, max_length=200)
     vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class SuggestionVersion(SQLModel, table=True):
+    """One row (id 1): the version of the suggestion data, raised by every transaction that changes a
+    card or its requests (``repos.suggestions_changed``).
+
+    On PostgreSQL the raise (``UPDATE … SET version = version + 1``) locks this row until the
+    transaction ends, so writers take versions one after another in commit order: whoever reads
+    version v also sees every change numbered v or lower, whatever order the changes' ids came in."""
+
+    __tablename__ = "suggestion_version"
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class SuggestionChange(SQLModel, table=True):
+    """The version at which a card (its title, status, merge or requests) last changed: an index that
+    has seen version v re-reads exactly the cards changed after v. No foreign key, so that a removed
+    card's row can still say it is gone."""
+
+    __tablename__ = "suggestion_change"
+    card_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    version: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
 
 
 class SuggestionNotice(SQLModel, table=True):

@@ -11,8 +11,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from storage.types import Actor, PersonRef, ThreadRef, utcnow
-from storage.models import (Identity, OutboxJob, Person, ScheduledRun, SchedulerLease, ThreadAnchor, Ticket,
-                            TicketMessage)
+from storage.models import (Identity, OutboxJob, Person, ScheduledRun, SchedulerLease, SuggestionChange,
+                            SuggestionVersion, ThreadAnchor, Ticket, TicketMessage)
 
 # ---------------------------------------------------------------- people
 
@@ -336,8 +336,7 @@ def prune_finished_jobs(session: Session, finished_before: datetime, limit: int 
 def _insert_unless_present(session: Session, model, keys: list[str], **values) -> bool:
     """INSERT … ON CONFLICT DO NOTHING: True when the row is new. On PostgreSQL an insert racing an
     uncommitted one with the same key waits for it, then inserts only if that one rolled back."""
-    dialect = _pg if session.get_bind().dialect.name == "postgresql" else _sqlite
-    statement = dialect.insert(model).values(**values).on_conflict_do_nothing(index_elements=keys)
+    statement = insert_for(session, model).values(**values).on_conflict_do_nothing(index_elements=keys)
     # RETURNING says whether a row went in (an ORM session reports no rowcount for an INSERT)
     return session.execute(statement.returning(getattr(model, keys[0]))).first() is not None
 
@@ -398,3 +397,44 @@ def prune_runs(session: Session, before: datetime) -> int:
     """Forget runs started before ``before``: no job looks back that far for a missed period."""
     result = session.execute(delete(ScheduledRun).where(ScheduledRun.started_at < before))
     return result.rowcount
+
+
+# ---------------------------------------------------------------- suggestion versions
+
+
+def insert_for(session: Session, table):
+    """An INSERT that can say ON CONFLICT (PostgreSQL's and SQLite's have the same words)."""
+    dialect = _pg if session.get_bind().dialect.name == "postgresql" else _sqlite
+    return dialect.insert(table)
+
+
+def suggestions_changed(session: Session, card_ids: Iterable[int]) -> int:
+    """Number this transaction's change to ``card_ids`` (a card, its status or merge, its requests,
+    its removal) with the next suggestion version, and return it; call it last in the transaction.
+
+    The version row stays locked until this transaction ends (PostgreSQL), so a second writer waits
+    here and takes the next number only once this one has committed: versions follow commit order,
+    and a reader that sees version v sees every change numbered v or lower. Taken after the
+    transaction's other row locks, and the only lock taken after it is on ``suggestion_change``
+    (written by its holder alone), it cannot close a cycle of waits."""
+    upsert = insert_for(session, SuggestionVersion).values(id=1, version=1)
+    version = session.execute(upsert.on_conflict_do_update(
+        index_elements=[SuggestionVersion.id], set_={"version": SuggestionVersion.version + 1})
+        .returning(SuggestionVersion.version)).scalar_one()
+    rows = [{"card_id": card_id, "version": version} for card_id in sorted(set(card_ids))]
+    if rows:
+        stamp = insert_for(session, SuggestionChange)
+        session.execute(stamp.on_conflict_do_update(index_elements=[SuggestionChange.card_id],
+                                                    set_={"version": stamp.excluded.version}), rows)
+    return version
+
+
+def suggestion_version(session: Session) -> int:
+    """The version of the suggestion data this transaction sees (0: never changed)."""
+    return session.execute(select(SuggestionVersion.version).where(SuggestionVersion.id == 1)).scalar() or 0
+
+
+def suggestion_cards_changed_since(session: Session, version: int) -> list[int]:
+    """The cards changed after ``version``, removed ones included."""
+    return list(session.execute(select(SuggestionChange.card_id).where(SuggestionChange.version > version))
+                .scalars())
