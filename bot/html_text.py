@@ -11,6 +11,7 @@ mostly "logo"). Whitespace folds as a browser folds it, except in ``<pre>``.
 from __future__ import annotations
 
 import re
+from html import unescape
 from html.parser import HTMLParser
 
 __all__ = ["html_to_text"]
@@ -23,6 +24,8 @@ _PARAGRAPHS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table", "hr", "d
 _LINES = {"div", "tr", "li", "dt", "dd", "section", "article", "header", "footer", "address", "form",
           "fieldset", "center", "caption", "figure", "figcaption", "main", "nav", "aside", "body"}
 _MAX_DEPTH = 8  # list indents and quote marks stop growing here: a line's prefix stays short however deep
+_LONG_TAIL = 4096  # an unparsed rest longer than this is read as text (html_to_text says why)
+_TAG = re.compile(r"<[^<>]*>")  # a tag in that rest: linear, it cannot backtrack past a "<"
 _FOLD = re.compile(r"[ \t\n\r\f]+")  # HTML's white space; a no-break space is not folded
 # addresses that mean nothing outside the mail or are not addresses at all
 _NOT_SHOWN = ("#", "cid:", "javascript:", "data:", "about:")
@@ -32,6 +35,12 @@ def html_to_text(html: str) -> str:
     """Readable plain text from HTML; lines without trailing spaces, at most one blank line in a row."""
     parser = _Reader()
     parser.feed(html)
+    if len(parser.rawdata) > _LONG_TAIL:
+        # feed() stops at a tag, comment or declaration that never ends and keeps the rest; close()
+        # would then read that rest a character at a time, rescanning to its end each time (hours
+        # for a crafted megabyte; CPython fixed it in 2025, gh-135462). Read it as text instead.
+        tail, parser.rawdata = parser.rawdata, ""
+        parser.handle_data(unescape(_TAG.sub(" ", tail)))
     parser.close()
     text = "".join(parser.out).replace("\xa0", " ")
     text = "\n".join(line.rstrip() for line in text.split("\n"))
@@ -55,7 +64,7 @@ class _Reader(HTMLParser):
         self._pre = 0
         self._quotes = 0  # blockquote depth: each line inside starts with "> " this many times
         self._lists: list[list] = []  # open lists: [tag, items so far]
-        self._links: list[tuple[str, int]] = []  # open links: their address, where their label starts
+        self._link: tuple[str, int] | None = None  # the open link: its address, where its label starts
         self._row_cells = 0  # cells so far in the current table row
 
     # -- writing
@@ -84,7 +93,8 @@ class _Reader(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         if tag in _HIDDEN:
-            self._hidden.append(tag)
+            if tag not in self._hidden:  # they do not nest: one of each is enough to know
+                self._hidden.append(tag)
             return
         if tag == "body":
             self._hidden.clear()  # an unclosed <title> above hides nothing of the body
@@ -112,7 +122,9 @@ class _Reader(HTMLParser):
                 self.out.append("  ")
             self._row_cells += 1
         elif tag == "a":
-            self._links.append((dict(attrs).get("href") or "", len(self.out)))
+            if self._link is not None:
+                self._end_link()  # links do not nest: a new one ends the open one, as in a browser
+            self._link = (dict(attrs).get("href") or "", len(self.out))
 
     def handle_startendtag(self, tag, attrs):
         if tag in _HIDDEN:
@@ -131,7 +143,7 @@ class _Reader(HTMLParser):
     def handle_endtag(self, tag):
         if tag in _HIDDEN:
             if tag in self._hidden:
-                del self._hidden[len(self._hidden) - 1 - self._hidden[::-1].index(tag):]
+                self._hidden.remove(tag)
             return
         if self._hidden:
             return
@@ -147,14 +159,28 @@ class _Reader(HTMLParser):
             self._break(1 if nested else 2)
         elif tag in _LINES:
             self._break(1)
-        elif tag == "a" and self._links:
-            href, start = self._links.pop()
-            label = " ".join("".join(self.out[start:]).split())
-            after = _address_after(label, href)
-            if after and not label and not (self._at_line_start() or self._ends_with_space()):
-                after = " " + after  # a picture that links: its address, apart from the text before
-            if after:
-                self._write(after)
+        elif tag == "a" and self._link is not None:
+            self._end_link()
+
+    def close(self) -> None:
+        super().close()
+        if self._link is not None:  # a link left open still shows where it goes
+            self._end_link()
+
+    def _end_link(self) -> None:
+        href, start = self._link
+        self._link = None
+        label = " ".join("".join(self.out[start:]).split())
+        after = _address_after(label, href)
+        if not after:
+            return
+        if self._ends_with_space():  # the label ended with a space: keep it after the address
+            after = after.lstrip(" ") + " "
+        elif self._at_line_start():
+            after = after.lstrip(" ")
+        elif not label:
+            after = " " + after  # a picture that links: its address, apart from the text before
+        self._write(after)
 
     def handle_data(self, data):
         if self._hidden or not data:
