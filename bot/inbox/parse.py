@@ -28,7 +28,7 @@ from handlers.base import Attachment, InboundMessage
 
 __all__ = ["AmbiguousSender", "MAX_HTML_CHARS", "MalformedEmail", "html_to_text", "parse_email"]
 
-# the rest of a longer HTML body is cut (and the ticket says so): bounded work a mail, whatever it holds
+# the rest of a longer HTML body is cut (and the ticket says so): bounded work per mail, whatever it holds
 MAX_HTML_CHARS = 1_000_000
 
 
