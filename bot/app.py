@@ -9,12 +9,13 @@ import time
 import aiohttp
 from aiohttp import web
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.delivery import DeliveryWorker
 from bot.http_guard import GuardedServer, ServerLimits
 from bot.llm import OpenAIEmbedder, make_llm_client
 from handlers.base import ChatPort, CustomerChannel
 from handlers.context import Context
+from handlers.local_model import ModelError, ModelFiles
 from storage.db import Database
 
 log = logging.getLogger("pitchin")
@@ -36,6 +37,17 @@ def customer_channel(settings: Settings) -> CustomerChannel:
     return CustomerRouter(mail, WebhookChannel(settings.webhook_secret, AllowList.parse(settings.webhook_allow)))
 
 
+def local_model(settings: Settings) -> ModelFiles | None:
+    """The admin's own copy of the local model (PITCHIN_MODEL_DIR), read and checked now: a wrong
+    PITCHIN_MODEL_SHA256 stops Pitchin at start. None: the bundled model."""
+    if not settings.model_dir:
+        return None
+    try:
+        return ModelFiles.in_folder(settings.model_dir, settings.model_sha256)
+    except ModelError as exc:
+        raise ConfigError(f"Pitchin cannot start:\n  - PITCHIN_MODEL_DIR: {exc}.") from exc
+
+
 class Pitchin:
     """Everything one process runs. ``extra_chats`` lets the console join as a chat platform."""
 
@@ -46,7 +58,8 @@ class Pitchin:
         if upgrade:
             self.db.upgrade()
         self.chats: dict[str, ChatPort] = dict(extra_chats or {})
-        self.ctx = Context(db=self.db, undo_seconds=settings.undo_seconds, mail_domain=settings.mail_domain)
+        self.ctx = Context(db=self.db, undo_seconds=settings.undo_seconds, mail_domain=settings.mail_domain,
+                           local_model=local_model(settings))
         self.llm = make_llm_client(settings)  # the one OpenAI client (None without OPENAI_API_KEY)
         if self.llm is not None:
             self.ctx.embedder = OpenAIEmbedder(self.llm, settings.openai_embedding_model)

@@ -78,15 +78,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "teams-package":
         _teams_package(settings, Path(args.out))
         return
-    if args.command == "console":
-        from bot.console import run_console
+    try:  # the model folder is read when Pitchin is built: a problem there is refused like a setting
+        if args.command == "console":
+            from bot.console import run_console
 
-        asyncio.run(run_console(settings))
-        return
-    if args.command == "serve":
-        asyncio.run(_run(settings, http=True, worker=not args.no_worker, scheduler=not args.no_scheduler))
-    elif args.command == "worker":
-        asyncio.run(_run(settings, http=False, worker=True, scheduler=True, heartbeat_seconds=args.heartbeat_seconds))
+            asyncio.run(run_console(settings))
+        elif args.command == "serve":
+            asyncio.run(_run(settings, http=True, worker=not args.no_worker, scheduler=not args.no_scheduler))
+        elif args.command == "worker":
+            asyncio.run(_run(settings, http=False, worker=True, scheduler=True,
+                             heartbeat_seconds=args.heartbeat_seconds))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
 
 
 def _teams_package(settings, out: Path) -> None:

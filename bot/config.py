@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Mapping
@@ -39,6 +40,10 @@ PURPOSE = {
                              "also use plain http",
     "PITCHIN_UNDO_SECONDS": "how long an employee can take back a reply before it goes to the customer",
     "PITCHIN_PUBLIC_URL": "this server's public base URL",
+    "PITCHIN_MODEL_DIR": "a folder with your own copy of the local similarity model, used instead of the bundled "
+                         "one: model.onnx (an ONNX export of sentence-transformers/all-MiniLM-L6-v2) and its "
+                         "tokenizer.json",
+    "PITCHIN_MODEL_SHA256": "the sha256 of PITCHIN_MODEL_DIR's model.onnx: any other file is refused",
     "OPENAI_API_KEY": "an OpenAI key for optional AI features",
     "OPENAI_BASE_URL": "an OpenAI-compatible API base URL",
     "PITCHIN_OPENAI_MODEL": "the model used for AI features",
@@ -70,6 +75,8 @@ class Settings:
     webhook_allow: str = ""  # PITCHIN_WEBHOOK_ALLOW as written; bot.inbox.addresses.AllowList reads it
     undo_seconds: float = 10.0
     public_url: str = ""
+    model_dir: str = ""  # PITCHIN_MODEL_DIR: empty for the bundled local model
+    model_sha256: str = ""
     openai_api_key: str = ""
     openai_base_url: str = ""
     openai_model: str = ""
@@ -119,6 +126,8 @@ ENV_NAMES = {
     "webhook_allow": "PITCHIN_WEBHOOK_ALLOW",
     "undo_seconds": "PITCHIN_UNDO_SECONDS",
     "public_url": "PITCHIN_PUBLIC_URL",
+    "model_dir": "PITCHIN_MODEL_DIR",
+    "model_sha256": "PITCHIN_MODEL_SHA256",
     "openai_api_key": "OPENAI_API_KEY",
     "openai_base_url": "OPENAI_BASE_URL",
     "openai_model": "PITCHIN_OPENAI_MODEL",
@@ -224,8 +233,32 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
             AllowList.parse(settings.webhook_allow)
         except ValueError as exc:
             problems.append(_problem("PITCHIN_WEBHOOK_ALLOW", f"lists {exc}"))
+    problems.extend(_model_problems(settings))
     if "://" not in settings.database_url:
         problems.append(_problem("DATABASE_URL", f"is “{settings.database_url}”, not a URL"))
     if problems:
         raise ConfigError("Pitchin cannot start:\n  - " + "\n  - ".join(problems))
     return settings
+
+
+def _model_problems(settings: Settings) -> list[str]:
+    """The model folder must hold both files; its digest is checked when the model is read (bot/app.py)."""
+    from handlers.local_model import MODEL_FILE, TOKENIZER_FILE
+
+    problems = []
+    if settings.model_sha256 and not re.fullmatch(r"[0-9a-fA-F]{64}", settings.model_sha256):
+        problems.append(_problem("PITCHIN_MODEL_SHA256", f"is “{settings.model_sha256}”, not a sha256 (64 hex "
+                                                         f"digits, as `sha256sum {MODEL_FILE}` prints)"))
+    if settings.model_sha256 and not settings.model_dir:
+        problems.append(_problem("PITCHIN_MODEL_SHA256", "is set, but PITCHIN_MODEL_DIR is not (the bundled model "
+                                                         "is pinned already)"))
+    if settings.model_dir:
+        folder = Path(settings.model_dir).expanduser()
+        if not folder.is_dir():
+            problems.append(_problem("PITCHIN_MODEL_DIR", f"is “{settings.model_dir}”, which is not a folder"))
+        else:
+            missing = [name for name in (MODEL_FILE, TOKENIZER_FILE) if not (folder / name).is_file()]
+            if missing:
+                problems.append(_problem("PITCHIN_MODEL_DIR", f"is “{settings.model_dir}”, which has no "
+                                                              f"{' and no '.join(missing)}"))
+    return problems

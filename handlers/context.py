@@ -19,6 +19,7 @@ class Context:
     clock: Clock = field(default_factory=SystemClock)
     wake: Callable[[], None] = lambda: None  # tells an in-process delivery worker there is work
     embedder: Any = None  # handlers.similarity.Embedder; the local model when None
+    local_model: Any = None  # handlers.local_model.ModelFiles: the local model's files; the bundled ones when None
     _suggestions: Any = field(default=None, repr=False)  # the suggestion index, built on first use
 
     @property
@@ -27,7 +28,7 @@ class Context:
         if self._suggestions is None:
             from handlers.feedback_index import SuggestionIndex
 
-            self._suggestions = SuggestionIndex(self.embedder, self.db)
+            self._suggestions = SuggestionIndex(self.embedder, self.db, self.local_model)
         return self._suggestions
 
     def now(self):

@@ -39,6 +39,7 @@ import time
 import numpy as np
 from sqlalchemy import and_, or_, select, tuple_
 
+from handlers.local_model import ModelFiles
 from handlers.similarity import CardIndex, Embedder, LocalEmbedder
 from storage import repos
 from storage.models import SuggestionCard, SuggestionRequest, SuggestionVector
@@ -76,10 +77,12 @@ def _insert_missing(session, vectors: list[tuple[tuple[int, str], bytes]]) -> No
 
 
 class SuggestionIndex:
-    def __init__(self, embedder: Embedder | None = None, db=None):
+    def __init__(self, embedder: Embedder | None = None, db=None, local_model: ModelFiles | None = None):
         """``db``: where a background ``fill`` reads and stores; without it lookups compute every
-        missing vector themselves."""
+        missing vector themselves. ``local_model``: the files of the local model, used when there is
+        no ``embedder`` or it fails (the bundled model when None)."""
         self._embedder = embedder
+        self._local_model = local_model
         self._db = db
         self._index: CardIndex[int] | None = None
         self._version = 0  # the suggestion version the index holds (``repos.suggestions_changed``)
@@ -94,7 +97,7 @@ class SuggestionIndex:
 
     def _fresh_index(self) -> CardIndex[int]:
         if self._embedder is None:
-            self._embedder = LocalEmbedder()
+            self._embedder = LocalEmbedder(self._local_model)
         return CardIndex(self._embedder)
 
     def sync(self, session, wait: bool = True) -> CardIndex[int]:
@@ -241,7 +244,7 @@ class SuggestionIndex:
                     reported = time.monotonic()
                 with self._lock:
                     if self._embedder is None:
-                        self._embedder = LocalEmbedder()
+                        self._embedder = LocalEmbedder(self._local_model)
                     if self._embedder is not embedder:  # the first round, or the model changed: from the start
                         embedder, after = self._embedder, (0, 0)
                 model = embedder.name
@@ -306,7 +309,7 @@ class SuggestionIndex:
                 return True  # another thread has switched already
             if isinstance(failed, LocalEmbedder):
                 return False
-            self._embedder, self._index = LocalEmbedder(), None
+            self._embedder, self._index = LocalEmbedder(self._local_model), None
             log.warning("Similar suggestions: the embedder %s failed (%s: %s); using the local model %s until "
                         "Pitchin restarts (the index is rebuilt with it).", failed.name, type(exc).__name__, exc,
                         self._embedder.name)

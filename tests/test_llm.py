@@ -291,6 +291,9 @@ def test_when_the_local_model_fails_too_the_error_is_raised(database, monkeypatc
     class BrokenLocal(Broken):
         name = "broken-local"
 
+        def __init__(self, files=None):  # the local model's files, as LocalEmbedder takes them
+            self.files = files
+
     monkeypatch.setattr("handlers.feedback_index.LocalEmbedder", BrokenLocal)
     index = SuggestionIndex(Broken())
     with database.transaction() as session, pytest.raises(EmbeddingError):

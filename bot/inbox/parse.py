@@ -20,8 +20,7 @@ from datetime import datetime, timezone
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 
-import html2text
-
+from bot.html_text import html_to_text
 from bot.inbox import bounds
 from bot.inbox.sender import AmbiguousSender, MalformedEmail, read_sender
 from bot.inbox.signals import auto_reply_reason, dmarc_failed
@@ -29,7 +28,7 @@ from handlers.base import Attachment, InboundMessage
 
 __all__ = ["AmbiguousSender", "MAX_HTML_CHARS", "MalformedEmail", "html_to_text", "parse_email"]
 
-# html2text reads about 1 MB a second; the rest of a longer HTML body is cut (and the ticket says so)
+# the rest of a longer HTML body is cut (and the ticket says so): bounded work per mail, whatever it holds
 MAX_HTML_CHARS = 1_000_000
 
 
@@ -265,35 +264,6 @@ def _part_text(part: Message, reading: "_Reading") -> str:
             text = text[:MAX_HTML_CHARS]
         text = html_to_text(text)
     return text
-
-
-class _PlainHtml(html2text.HTML2Text):
-    """html2text tuned for reading mail: no markdown escapes, table cells kept apart."""
-
-    def handle_data(self, data, entity_char=False):  # type: ignore[override]
-        # entity_char=True only tells html2text not to backslash-escape markdown characters.
-        super().handle_data(data, entity_char=True)
-
-    def handle_tag(self, tag, attrs, start):  # type: ignore[override]
-        super().handle_tag(tag, attrs, start)
-        if tag in ("td", "th") and not start:
-            self.o("  ")
-
-
-def html_to_text(html: str) -> str:
-    """Readable plain text from an HTML mail body: no tags, no link or image markup."""
-    h = _PlainHtml()
-    h.body_width = 0
-    h.ignore_images = True
-    h.ignore_links = True
-    h.ignore_emphasis = True
-    h.ignore_tables = True
-    h.unicode_snob = True
-    try:
-        text = h.handle(html)
-    except Exception:
-        text = re.sub(r"<[^>]*>", " ", html)
-    return _tidy(text)
 
 
 def _tidy(text: str) -> str:

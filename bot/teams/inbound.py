@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 import re
 import time
-from html.parser import HTMLParser
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity, ErrorResponseException
 from msrest.exceptions import ClientRequestError
 
+from bot.html_text import html_to_text
 from handlers.base import Actor, MessageRef, ThreadRef
 
 log = logging.getLogger("pitchin.teams")
@@ -147,47 +147,10 @@ def payload_thread(activity: Activity, payload: dict) -> ThreadRef | None:
     return ThreadRef(PLATFORM, tenant_of(activity), channel, str(root)) if root else None
 
 
-_BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"}
-
-
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._links: list[tuple[str, int]] = []  # open <a>: its address, where its label starts in parts
-
-    def handle_starttag(self, tag, attrs):
-        if tag in _BLOCKS:
-            self.parts.append("\n")
-        elif tag == "a":
-            self._links.append((dict(attrs).get("href") or "", len(self.parts)))
-
-    def handle_endtag(self, tag):
-        if tag in _BLOCKS:
-            self.parts.append("\n")
-        elif tag == "a" and self._links:
-            href, start = self._links.pop()
-            self.parts.append(_address_after("".join(self.parts[start:]).strip(), href))
-
-    def handle_data(self, data):
-        self.parts.append(data)
-
-
-def _address_after(label: str, href: str) -> str:
-    """A link's address, shown after its label so the reader sees where it goes (nothing when the
-    label says it already)."""
-    address = href.removeprefix("mailto:")
-    if not address or address in label:
-        return ""
-    return f" ({address})" if label else address
-
-
 def html_text(html: str) -> str:
-    """Teams' message HTML as text: tags gone, entities decoded, a line per paragraph."""
-    parser = _Text()
-    parser.feed(html)
-    parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    """Teams' message HTML as text: tags gone, entities decoded, a line per paragraph (Teams makes
+    a <p> of every line a person types, so no blank lines between them)."""
+    lines = (" ".join(line.split()) for line in html_to_text(html).splitlines())
     return "\n".join(line for line in lines if line)
 
 

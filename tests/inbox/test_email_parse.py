@@ -126,7 +126,8 @@ def test_html_only_mail_becomes_readable_text():
     text = parse_email(HTML_ONLY).text
     assert "<" not in text and ">" not in text  # no tags left
     assert "Hi support team," in text  # no **bold** markers
-    assert "this link shows an error & a blank table" in text  # no [text](url), entity decoded
+    # no [text](url): the label, then where the link really goes; entities decoded
+    assert "this link (https://acme.test/invoices?id=42) shows an error & a blank table" in text
     assert "](" not in text and "![" not in text
     assert "Company logo" not in text and "cid:" not in text  # images ignored
     assert "color: red" not in text and "alert" not in text and "ignored title" not in text
@@ -135,6 +136,61 @@ def test_html_only_mail_becomes_readable_text():
     assert "1. We tried logging out\n- and in again" in text  # no markdown backslash escapes
     assert "\\" not in text
     assert text.endswith("Thanks,\nAnn")
+
+
+def test_html_lists_quotes_and_links_read_as_a_person_would_write_them():
+    raw = mail(
+        """
+        From: ann@example.com
+        Subject: steps
+        Content-Type: text/html; charset=utf-8
+        """,
+        b"""<p>What I did:</p><ol><li>Opened <a href="https://acme.test/settings">settings</a></li>
+<li>Clicked <b>Export</b><ul><li>as CSV</li><li>as PDF</li></ul></li></ol>
+<p>Mail <a href="mailto:ann@example.com">ann@example.com</a> or see <a href="#top">above</a>
+and <a href="cid:img1"><img src="cid:img1"></a><a href="javascript:alert(1)">this</a>.</p>
+<pre>  Error 42
+    at line 7</pre><blockquote>you said<blockquote>I said</blockquote></blockquote>""",
+    )
+    assert parse_email(raw).text == (
+        "What I did:\n\n"
+        "1. Opened settings (https://acme.test/settings)\n"
+        "2. Clicked Export\n"
+        "  - as CSV\n"
+        "  - as PDF\n\n"
+        "Mail ann@example.com or see above and this.\n\n"
+        "  Error 42\n"
+        "    at line 7\n\n"
+        "> you said\n"
+        "> > I said"
+    )
+
+
+def test_deeply_nested_html_gives_text_of_bounded_size():
+    # every level would otherwise indent its line further: 5,000 levels, 12 MB of spaces
+    html = ("<ul><li>x" * 5_000 + "<blockquote>y" * 5_000).encode()
+    text = parse_email(mail("From: ann@example.com\nContent-Type: text/html", html)).text
+    assert text.count("x") == 5_000 and len(text) < 5_000 * 40
+
+
+def test_html_that_never_closes_a_tag_is_read_in_one_pass(monkeypatch):
+    # HTMLParser.close() reads an unterminated rest a character at a time, rescanning it to its end
+    # each time: for a megabyte like this one, hours. Pitchin reads such a rest as text instead.
+    import html.parser
+
+    reads = []
+    real = html.parser.HTMLParser.parse_starttag
+    monkeypatch.setattr(html.parser.HTMLParser, "parse_starttag", lambda self, i: reads.append(i) or real(self, i))
+    html = ("<p>The export fails</p>" + "<a b=" * 190_000).encode()
+    text = parse_email(mail("From: ann@example.com\nContent-Type: text/html", html)).text
+    assert text.startswith("The export fails\n\n<a b=<a b=")  # the rest is shown as written, nothing lost
+    assert len(reads) < 10
+
+
+def test_links_do_not_nest_in_html_mail():
+    html = b'<p><a href="https://a.test">one <a href="https://b.test">two</a> three</a></p>' * 3
+    text = parse_email(mail("From: ann@example.com\nContent-Type: text/html", html)).text
+    assert text.split("\n\n")[0] == "one (https://a.test) two (https://b.test) three"
 
 
 def test_empty_plain_alternative_falls_back_to_html():

@@ -141,6 +141,8 @@ def test_button_data_keeps_text_values_exact_and_ticket_ids_numbers():
     ("<div>one<br>two</div><div>three &amp; four</div>", "one\ntwo\nthree & four"),
     ("<p>Ask <at id=\"0\">Bob Builder</at> about it</p>", "Ask Bob Builder about it"),
     ("plain &lt;text&gt;", "plain <text>"),
+    ('<p>see <a href="https://x.test/a">the page</a></p><ul><li>one</li><li>two</li></ul>',
+     "see the page (https://x.test/a)\n- one\n- two"),
 ])
 def test_html_text(html, text):
     assert html_text(html) == text
