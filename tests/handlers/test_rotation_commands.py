@@ -207,6 +207,10 @@ def test_the_console_names_people_by_name_or_email(rctx):
     with rctx.db.transaction() as s:
         for actor in (ANN, BOB, CEM):
             repos.person_for(s, actor)
-    reply = run(rctx, "rotation create support ann @Bob cem@example.com", Actor("console", "ann", "Ann"), Named())
+    reply = run(rctx, "rotation create support ann @Bob cem@example.com", Actor("console", "dan", "Dan"), Named())
     assert reply.ok, reply.text
     assert on_duty(rctx, 3) == ["Ann", "Bob", "Cem"]
+    with rctx.db.transaction() as s:
+        repos.person_for(s, Actor("console", "ann", "Ann"))  # a second Ann
+    reply = run(rctx, "rotation create other ann", Actor("console", "dan", "Dan"), Named())
+    assert not reply.ok and "More than one person is called “ann”: name them by email." in reply.text
