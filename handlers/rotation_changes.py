@@ -257,6 +257,6 @@ def usergroup(ctx: Context, actor: Actor, args: list[str], named: Named) -> Repl
     with ctx.db.transaction() as session:
         rotation = by_name(session, args[0], usage)
         rotation.usergroup = group
-        rotation.channel_platform = rotation.channel_platform or actor.platform
         session.add(rotation)
-        return Reply(f"The user group {args[1]} follows whoever is on duty in the {rotation.name} rotation.")
+        return Reply(f"From the next shift on, the user group follows whoever is on duty in the {rotation.name} "
+                     "rotation.")

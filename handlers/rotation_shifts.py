@@ -185,10 +185,19 @@ def on_duty(session, rotation: Rotation, day: date) -> Shift | None:
 
 
 def set_override(session, rotation: Rotation, day: date, **values) -> RotationOverride:
-    """The one override of a day (unique per rotation and day): a newer one replaces it."""
+    """The one override of a day (unique per rotation and day): a newer one replaces it. A swap
+    replaced by a skip or another swap is undone on both its days (a request for cover on a
+    swapped day keeps the swap: the one who has the day asks)."""
     old = session.execute(select(RotationOverride).where(RotationOverride.rotation_id == rotation.id,
                                                          RotationOverride.day == day)).scalars().first()
     if old is not None:
+        if old.kind == "swap" and values.get("kind") != "cover":
+            partner = session.execute(select(RotationOverride).where(
+                RotationOverride.rotation_id == rotation.id, RotationOverride.kind == "swap",
+                RotationOverride.person_id == old.replaces_id, RotationOverride.replaces_id == old.person_id,
+                RotationOverride.day != day)).scalars().first()
+            if partner is not None:
+                session.delete(partner)
         session.delete(old)
         session.flush()
     row = RotationOverride(rotation_id=rotation.id, day=day, **values)

@@ -143,6 +143,14 @@ def test_cover_posts_take_it_and_the_first_click_wins(rctx):
     assert on_duty(rctx) == ["Ann", "Cem", "Cem", "Ann", "Bob"]
 
 
+def test_skipping_a_swapped_day_undoes_the_swap_on_both_days(rctx):
+    run(rctx, f"rotation create support {A} {B} {C}")
+    run(rctx, f"rotation swap {B} {C} tue", CEM)
+    assert on_duty(rctx) == ["Ann", "Cem", "Bob", "Ann", "Bob"]
+    assert run(rctx, "rotation skip wed").ok  # Bob's half of the trade is gone: so is Cem's
+    assert on_duty(rctx) == ["Ann", "Bob", "Cem", "Ann"]  # not Cem twice and Bob never
+
+
 def test_asking_cover_for_a_swapped_day_keeps_the_swap_until_someone_takes_it(rctx):
     run(rctx, f"rotation create support {A} {B} {C}")
     run(rctx, f"rotation swap {B} {C} tue", CEM)  # Cem on Tuesday, Bob on Wednesday

@@ -57,6 +57,11 @@ async def test_create_names_people_as_slack_sends_them_in_the_creators_zone(stac
         assert repos.person_refs(s, order)[ids["UBOB"]].name == "Bob"
     who = await say(stack, "UBOB", "who")
     assert "Times below in Europe/London" in who["text"]  # Bob's own profile zone
+    answer = await say(stack, "UANN", "rotation usergroup support <!subteam^S0TODAY|@support-today>")
+    assert answer["text"] == ("From the next shift on, the user group follows whoever is on duty in the support "
+                              "rotation.")
+    with stack.pitchin.db.transaction() as s:
+        assert s.execute(select(Rotation.usergroup)).scalar_one() == "S0TODAY"
 
 
 async def test_add_tells_those_whose_next_shift_moved_by_dm(stack):
