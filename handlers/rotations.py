@@ -75,12 +75,17 @@ def create(ctx: Context, actor: Actor, args: list[str], named: Named) -> Reply:
             session.add(RotationMember(rotation_id=rotation.id, person_id=pid, joined_on=rotation.start_day))
         session.flush()
         shifts = rotation_shifts(session, rotation, now, now + HORIZON)[:min(len(ids), 5)]
-        names = names_of(session, ids)
-    first = ", ".join(f"{words.shown(s.day)} {names.get(s.person_ids[0], '?')}" for s in shifts)
+        refs = repos.person_refs(session, ids)
     zone_note = "" if zone_said else " (no time zone given and none known for you: UTC; add tz Europe/Berlin to change)"
-    return Reply(f"Rotation {name} created: {', '.join(names[p] for p in ids)}, {_days_words(days)} "
-                 f"{at:%H:%M}–{until:%H:%M} {zone.key}{zone_note}. You are its admin.\n"
-                 f"Each person is on duty {_cadence(len(ids), len(days))}; next: {first}, …")
+    head = (f"Rotation {name} created: {', '.join(refs[p].name for p in ids)}, {_days_words(days)} "
+            f"{at:%H:%M}–{until:%H:%M} {zone.key}{zone_note}. You are its admin.\n"
+            f"Each person is on duty {_cadence(len(ids), len(days))}; next: ")
+    # the next shifts with their people mentioned where the platform can (Slack, Teams)
+    rich: list = [head]
+    for i, s in enumerate(shifts):
+        rich += [", " if i else "", f"{words.shown(s.day)} ", refs[s.person_ids[0]]]
+    rich.append(", …")
+    return Reply("".join(p if isinstance(p, str) else p.name for p in rich), rich=tuple(rich))
 
 
 def _days_words(days: frozenset[int]) -> str:

@@ -5,6 +5,7 @@ shift moved, and the Take it button clicked by ten people at once (one wins)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
@@ -48,6 +49,8 @@ async def test_create_names_people_as_slack_sends_them_in_the_creators_zone(stac
     answer = await say(stack, "UANN", CREATE)
     assert answer["text"].startswith("Rotation support created: Ann, Bob, Cem, Mon–Fri 09:00–17:00 America/New_York. ")
     assert "Each person is on duty one day every 3 working days; next: " in answer["text"]
+    # the next shifts mention their people, as Slack draws them
+    assert re.search(r"; next: \w{3} \d+ \w{3} <@U(ANN|BOB)>, \w{3} \d+ \w{3} <@U(BOB|CEM)>, ", answer["text"])
     with stack.pitchin.db.transaction() as s:
         rotation = s.execute(select(Rotation)).scalar_one()
         assert (rotation.tz, rotation.channel_platform, rotation.channel_id) == ("America/New_York", "slack", ROTA)
