@@ -14,7 +14,8 @@ What is measured (issue 12, "What must be shown", word for word)
     ``seconds_10000``: one briefing over 10,000 messages of one week (vectors stored, as in the
     product): texts of the file drawn with ``random.Random(seed)``, with replacement, in a week where
     20 categories carry most of the traffic, from 6,000 customers (some write twice).
-    With ``--full``: the whole file grouped without labels (``group_messages``, the same grouping)
+    With ``--full``: the whole file grouped without labels (``group_messages``: average linkage on
+    the centred vectors at the weekly radius, for a whole history rather than a week's top three)
     and scored against the categories: ``nmi`` (arithmetic normalisation, as scikit-learn's
     default and the TEXTOIR benchmark), ``ari``, ``clusters`` (groups found, singletons included).
 
@@ -156,7 +157,10 @@ def main() -> None:
               "seconds_10000": round(time_big_week(vectors, rows, args.seed), 2),
               "seed": args.seed, "csv": args.csv.name, "messages": len(rows)}
     if args.full:
-        groups = group_messages(vectors)
+        try:
+            groups = group_messages(vectors)
+        except ValueError as exc:
+            sys.exit(f"bench/briefing.py: --full: {exc}")
         nmi, ari = nmi_ari([category for _, category in rows], groups)
         result.update({"nmi": round(nmi, 4), "ari": round(ari, 4), "clusters": int(len(np.unique(groups))),
                        "categories": len({category for _, category in rows})})

@@ -4,7 +4,7 @@
 local model's, stored when the message arrived: nothing here calls a model) and the customer of each
 message, and returns the ``k`` issues that the most distinct customers wrote about, each with its
 member indexes, its number of distinct customers and its most central message (the briefing's
-label when no language model writes one). ``group_messages`` groups every message the same way.
+label when no language model writes one). ``group_messages`` groups a whole history at once.
 
 The grouping (chosen on banking77 with tuning seeds 1–3, reported on seed 0; bench/briefing.py,
 bench/BRIEFING.md):
@@ -22,6 +22,11 @@ This beat average-linkage clustering at its best threshold (bench/BRIEFING.md: w
 and what did not work). Weeks larger than ``sample`` messages choose their seeds from an evenly
 spread, fixed sample of that size (the neighbourhood counts of 10,000 messages would need a
 10,000² matrix); members and customers are still counted over every message.
+
+``group_messages`` (every message of a history, not a week's three loudest) is average linkage at
+the same radius: over all of banking77 it agrees with the intents far better than the greedy
+groups do (NMI 0.83 / ARI 0.51 against 0.70 / 0.25), while on weeks the greedy finds the top
+three more often (bench/BRIEFING.md).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import numpy as np
 
 RADIUS = 0.45  # cosine after centring; bench/BRIEFING.md has the sweep
 SAMPLE = 4000  # seeds are chosen among at most this many messages: a 4000² matrix is 64 MB
+MAX_GROUPED = 10_000  # group_messages' n × n float32 matrix: 400 MB at most
 
 
 @dataclass(frozen=True)
@@ -114,13 +120,44 @@ def top_issues(vectors: np.ndarray, customer_keys: Sequence[Hashable], k: int = 
     return sorted(issues, key=lambda issue: (-issue.customers, issue.members[0]))
 
 
-def group_messages(vectors: np.ndarray, customer_keys: Sequence[Hashable] | None = None, *,
-                   radius: float = RADIUS, sample: int = SAMPLE) -> np.ndarray:
-    """Every message's group number (0, 1, …; in the order the groups were found), grouped as
-    ``top_issues`` does; without ``customer_keys`` each message counts as its own customer."""
+def group_messages(vectors: np.ndarray, *, radius: float = RADIUS) -> np.ndarray:
+    """Every message's group number (0, 1, …), for a whole history rather than one week's top three:
+    average linkage on the centred vectors, merging while two groups' mean cosine is at least
+    ``radius`` (the weekly radius, not tuned again). It needs an n × n matrix: at most
+    ``MAX_GROUPED`` messages."""
     x = _centred(vectors)
-    keys = range(len(x)) if customer_keys is None else customer_keys
-    labels = np.full(len(x), -1, np.int64)
-    for number, members in enumerate(_groups(x, _customer_ids(keys, len(x)), radius, None, sample)):
-        labels[members] = number
-    return labels
+    if len(x) > MAX_GROUPED:
+        raise ValueError(f"{len(x)} messages: group_messages takes at most {MAX_GROUPED} (an n × n matrix); "
+                         "group a sample, or use top_issues, which samples its seeds")
+    labels = _average_linkage(x @ x.T, radius)
+    return np.unique(labels, return_inverse=True)[1]
+
+
+def _average_linkage(similarity: np.ndarray, threshold: float) -> np.ndarray:
+    """Each row's cluster (a representative row), merging the two clusters of highest mean
+    similarity while it is at least ``threshold``. Each cluster keeps its best partner, so a merge
+    costs O(n) plus a rescan of the rows that pointed at the merged pair."""
+    s = np.array(similarity, np.float32)
+    np.fill_diagonal(s, -np.inf)
+    n = len(s)
+    size = np.ones(n)
+    alive = np.ones(n, bool)
+    label = np.arange(n)
+    best, partner = s.max(axis=1), s.argmax(axis=1)
+    while n > 1:
+        i = int(np.argmax(best))
+        if best[i] < threshold:
+            break
+        j = int(partner[i])
+        merged = (size[i] * s[i] + size[j] * s[j]) / (size[i] + size[j])  # Lance–Williams, average
+        s[i], s[:, i] = merged, merged
+        s[i, i] = -np.inf
+        s[j], s[:, j] = -np.inf, -np.inf
+        size[i] += size[j]
+        alive[j], best[j] = False, -np.inf
+        label[label == j] = i
+        stale = np.flatnonzero(((partner == i) | (partner == j) | (np.arange(n) == i)) & alive)
+        best[stale], partner[stale] = s[stale].max(axis=1), s[stale].argmax(axis=1)
+        closer = alive & (s[:, i] > best)
+        best[closer], partner[closer] = s[closer, i], i
+    return label

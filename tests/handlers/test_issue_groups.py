@@ -83,7 +83,7 @@ def test_the_same_week_gives_the_same_issues():
     first = top_issues(vectors, customers, k=3)
 
     assert first == top_issues(vectors.copy(), list(customers), k=3)
-    assert np.array_equal(group_messages(vectors, customers), group_messages(vectors, customers))
+    assert np.array_equal(group_messages(vectors), group_messages(vectors.copy()))
     assert len({majority(issue, owner) for issue in first}) == 3
 
 
@@ -97,12 +97,15 @@ def test_a_large_week_chooses_seeds_from_a_sample_but_counts_every_message():
     assert [issue.customers for issue in issues] == [60, 45, 30]
 
 
-def test_every_message_gets_a_group():
-    vectors, owner = clusters([5, 4, 3], seed=9)
+def test_a_whole_history_is_grouped_by_topic():
+    vectors, owner = clusters([5, 4, 3, 1], seed=9)
     labels = group_messages(vectors)
-    assert (labels >= 0).all()
-    for cluster in range(3):
+    assert len(labels) == len(owner) and (labels >= 0).all()
+    assert len(set(labels.tolist())) == 4
+    for cluster in range(4):
         assert len({labels[i] for i in range(len(owner)) if owner[i] == cluster}) == 1
+    with pytest.raises(ValueError, match="at most"):
+        group_messages(np.ones((10_001, 2), np.float32))
 
 
 def test_small_and_bad_weeks():
