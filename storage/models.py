@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, LargeBinary, UniqueConstraint, false
@@ -239,3 +239,85 @@ class SchedulerLease(SQLModel, table=True):
     owner: str
     expires_at: datetime
     acquired_at: datetime
+
+
+# ---------------------------------------------------------------- support rotations
+#
+# Times are local wall-clock ("09:00") + an IANA zone, never a UTC start + duration: a shift across a
+# DST change still starts at 09:00 local. Dates are local dates in the rotation's zone. Who is on
+# duty on a day is computed from these rows (handlers/rotation_schedule.py), never stored per day,
+# so an edit takes effect at once.
+
+
+class Rotation(SQLModel, table=True):
+    """One rotation: one person on duty per working day, in a fixed order."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    days: str = "mon,tue,wed,thu,fri"  # the working days, comma-separated
+    at_time: str = "09:00"  # shift start, local wall-clock
+    until_time: str = "17:00"  # shift end, local wall-clock (earlier than at_time: the next day)
+    tz: str = "UTC"  # IANA zone
+    start_day: date  # the first shift day (local date): the order counts from here
+    channel_platform: Optional[str] = None
+    channel_id: Optional[str] = None
+    usergroup: Optional[str] = None  # a Slack user group id that follows whoever is on duty
+    created_by_id: Optional[int] = Field(default=None, foreign_key="person.id")  # the rotation's admin
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RotationMember(SQLModel, table=True):
+    """A person in a rotation's order, from ``joined_on`` (inserted after ``after_person_id`` in the
+    queue of turns, or at its end) until the day before ``left_on``."""
+
+    __tablename__ = "rotation_member"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    rotation_id: int = Field(foreign_key="rotation.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    joined_on: date
+    after_person_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    left_on: Optional[date] = None
+
+
+class RotationOverride(SQLModel, table=True):
+    """One day of one rotation that differs from the order: "skip" (nobody, the order waits),
+    "cover" (``person_id`` took it from ``replaces_id``; no one yet while ``person_id`` is empty),
+    "swap" (``person_id`` and ``replaces_id`` traded shifts; one row per traded day)."""
+
+    __tablename__ = "rotation_override"
+    __table_args__ = (UniqueConstraint("rotation_id", "day", name="uq_rotation_override_day"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    rotation_id: int = Field(foreign_key="rotation.id", index=True)
+    day: date
+    kind: str
+    person_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    replaces_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    created_by_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RotationAway(SQLModel, table=True):
+    """A person on leave from ``first_day`` to ``last_day`` (local dates), in every rotation."""
+
+    __tablename__ = "rotation_away"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    first_day: date
+    last_day: date
+    created_by_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RotationOnboarding(SQLModel, table=True):
+    """A new hire on duty alongside the regular person for ``days`` shifts from ``first_day``, then
+    in the order at its end."""
+
+    __tablename__ = "rotation_onboarding"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    rotation_id: int = Field(foreign_key="rotation.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    buddy_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    first_day: date
+    days: int = 10
+    created_by_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
