@@ -29,7 +29,7 @@ from storage.models import ScheduledRun, Ticket, TicketMessage
 
 log = logging.getLogger("pitchin.rotations")
 
-ROUND_SECONDS = 30  # how often the scheduler looks for something due
+ROUND_SECONDS = 15  # how often the scheduler looks for something due (a round is a few small reads)
 LOOK_BACK = timedelta(days=7)  # a ticket's working time is counted this far back; older tickets are not escalated
 LOOK_AHEAD = timedelta(days=4)  # far enough to find Monday's heads-up time in Friday's shift
 HEADS_UP_SEARCH = timedelta(days=4)  # the working day before a shift is at most this far before it

@@ -185,3 +185,28 @@ async def test_rounds_that_overlap_send_each_reminder_once(ctx, clock, worker, c
 def jobs(ctx) -> list[OutboxJob]:
     with ctx.db.transaction(read_only=True) as s:
         return list(s.exec(select(OutboxJob).order_by(OutboxJob.id)))
+
+
+async def test_links_lead_to_the_ticket_thread_on_the_platform_the_person_reads(ctx, clock):
+    from storage.models import ThreadAnchor
+
+    ctx.platforms = ("slack", "teams")
+    with ctx.db.transaction() as s:
+        ann = person(s, "slack", "UANN", "Ann")
+        tom = person(s, "teams", "29:tom", "Tom")
+    make_rotation(ctx.db, "support", [ann, tom], start=date(2026, 11, 30), days="mon-sun")
+    make_rotation(ctx.db, "weekend", [tom], start=date(2026, 11, 30), days="mon-sun")
+    monday = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
+    set_clock(clock, monday)
+    t = tickets.intake(ctx, replace(mail(subject="Refund"), received_at=monday)).ticket_id
+    with ctx.db.transaction() as s:
+        s.add(ThreadAnchor(ticket_id=t, platform="slack", channel="CSUPPORT", thread_id="1700000000.000100"))
+        s.add(ThreadAnchor(ticket_id=t, platform="teams", tenant="tenant-1", channel="19:abc@thread.tacv2",
+                           thread_id="1700000000123"))
+    rotation_jobs.tick(ctx)
+    by_person = {j.payload["person_id"]: j.payload["text"] for j in jobs(ctx)
+                 if j.kind == "chat.direct" and "on support today" in j.payload["text"]}
+    assert by_person[ann].endswith(f"#{t} · Refund · https://slack.com/archives/CSUPPORT/p1700000000000100")
+    assert by_person[tom].endswith(
+        f"#{t} · Refund · https://teams.microsoft.com/l/message/19%3Aabc%40thread.tacv2/1700000000123"
+        "?tenantId=tenant-1&parentMessageId=1700000000123")
