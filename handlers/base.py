@@ -28,6 +28,18 @@ class MessageRef:
     thread_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Named:
+    """Who and where a typed command names, as its door resolved them. In the command's text each
+    is a token indexing these tuples: ``<person:0>``, ``<channel:0>``, ``<group:0>``, so the core
+    reads one form whatever the platform sent (Slack's ``<@U123|ann>``, a Teams ``<at>`` mention)."""
+
+    people: tuple[Actor, ...] = ()
+    channels: tuple[str, ...] = ()  # channel ids on the actor's platform
+    groups: tuple[str, ...] = ()  # user group ids (Slack's subteams)
+    here: str | None = None  # the channel the command was typed in, when it was typed in one
+
+
 # ---------------------------------------------------------------- what is shown
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from handlers import feedback, tickets
-from handlers.base import Actor, Reply, Usage
+from handlers import feedback, rotations, tickets
+from handlers.base import Actor, Named, Reply, Usage
 from handlers.context import Context
 
 # action id → handler(ctx, actor, id) for buttons; the button's value is the id
@@ -20,6 +20,7 @@ ACTIONS: dict[str, Callable[[Context, Actor, int], Reply]] = {
     "ticket.close": tickets.close,
     "ticket.reopen": tickets.reopen,
     "reply.undo": tickets.undo_reply,
+    rotations.TAKE: rotations.take,
 }
 
 
@@ -50,7 +51,8 @@ class Command:
     name: str
     usage: str
     help: str
-    run: Callable[[Context, Actor, list[str]], Reply]
+    run: Callable[..., Reply]  # (ctx, actor, words), and the Named when ``names`` is set
+    names: bool = False  # it names people or channels: run gets what the door resolved them to
 
 
 def _ticket_number(args: list[str], usage: str) -> int:
@@ -79,6 +81,9 @@ _add(_on_ticket("claim", tickets.claim, "take a ticket: you answer it"))
 _add(_on_ticket("unclaim", tickets.unclaim, "let go of a ticket you claimed"))
 _add(_on_ticket("close", tickets.close, "close a ticket"))
 _add(_on_ticket("reopen", tickets.reopen, "reopen a closed ticket"))
+_add(Command("rotation", rotations.ROTATION_USAGE, "support rotations: who is on duty when (alone: the schedules)",
+             rotations.run, names=True))
+_add(Command("who", "who", "who is on support today, and the next shifts", rotations.who, names=True))
 _add(Command("help", "help", "this list", lambda ctx, actor, args: Reply(help_text())))
 
 
@@ -90,8 +95,9 @@ def help_text(prefix: str = "") -> str:
     return "\n".join(lines)
 
 
-def run_command(ctx: Context, actor: Actor, text: str, prefix: str = "") -> Reply:
-    """Run a typed command (`claim 3`); a typo gets the usage line, never a guess."""
+def run_command(ctx: Context, actor: Actor, text: str, prefix: str = "", named: Named | None = None) -> Reply:
+    """Run a typed command (`claim 3`); a typo gets the usage line, never a guess. ``named``: the
+    people and channels the door found in ``text``, each there as a token (see ``Named``)."""
     words = text.split()
     if not words:
         return Reply(help_text(prefix))
@@ -99,6 +105,8 @@ def run_command(ctx: Context, actor: Actor, text: str, prefix: str = "") -> Repl
     if command is None:
         return Reply(f"Pitchin does not know “{words[0]}”.\n" + help_text(prefix), ok=False)
     try:
+        if command.names:
+            return command.run(ctx, actor, words[1:], named or Named())
         return command.run(ctx, actor, words[1:])
     except Usage as exc:
         return Reply(f"{exc.message}\nUsage: {prefix}{exc.usage}", ok=False)

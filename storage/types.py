@@ -23,6 +23,7 @@ class Actor:
     name: str = ""
     email: str | None = None
     tenant: str = ""  # Slack team id, Teams tenant id
+    tz: str | None = None  # their IANA time zone, where their platform says (Slack's profile, Teams' client)
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import re
 import time
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.chat import PLATFORM, TENANT
-from handlers.base import Actor, MessageRef, ThreadRef
+from handlers.base import Actor, MessageRef, Named, ThreadRef
 
 # message subtypes that are a person writing; every other subtype (edits, joins, bot posts…) is ignored
 HUMAN_SUBTYPES = {None, "file_share", "thread_broadcast"}
@@ -20,23 +22,24 @@ class People:
     def __init__(self, client: AsyncWebClient, ttl: float = 3600.0):
         self.client = client
         self.ttl = ttl
-        self._cache: dict[str, tuple[float, str, str | None]] = {}
+        self._cache: dict[str, tuple[float, str, str | None, str | None]] = {}
         self._channels: dict[str, tuple[float, str]] = {}
 
     async def actor(self, user_id: str, fallback_name: str = "") -> Actor:
         hit = self._cache.get(user_id)
         if hit is None or hit[0] < time.monotonic():
-            name, email = fallback_name or user_id, None
+            name, email, tz = fallback_name or user_id, None, None
             try:
                 user = (await self.client.users_info(user=user_id)).get("user") or {}
                 profile = user.get("profile") or {}
                 name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or name
                 email = profile.get("email")
+                tz = user.get("tz") or None  # the IANA zone of their profile: rotations default to it
             except SlackApiError:
                 pass  # without users:read the person is still known by id
-            hit = (time.monotonic() + self.ttl, name, email)
+            hit = (time.monotonic() + self.ttl, name, email, tz)
             self._cache[user_id] = hit
-        return Actor(PLATFORM, user_id, name=hit[1], email=hit[2], tenant=TENANT)
+        return Actor(PLATFORM, user_id, name=hit[1], email=hit[2], tenant=TENANT, tz=hit[3])
 
     async def channel_name(self, channel_id: str) -> str:
         """A channel's name from conversations.info, cached; its id when Slack will not say."""
@@ -51,6 +54,29 @@ class People:
             hit = (time.monotonic() + self.ttl, name)
             self._channels[channel_id] = hit
         return hit[1]
+
+
+# what a slash command with should_escape: true sends for a person, a channel, a user group
+_NAMED = re.compile(r"<(@|#|!subteam\^)([A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+async def named_in(text: str, people: People, here: str | None = None) -> tuple[str, Named]:
+    """A slash command's text with each person, channel and user group Slack escaped in it
+    (``<@U123|ann>``, ``<#C123|support>``, ``<!subteam^S123|@support-today>``) made a neutral token
+    (``<person:0>``, …), and what they are; the rest unescaped (``&lt;`` → ``<``)."""
+    found: dict[str, list] = {"@": [], "#": [], "!subteam^": []}
+    kinds = {"@": "person", "#": "channel", "!subteam^": "group"}
+    parts, last = [], 0
+    for m in _NAMED.finditer(text):
+        sigil, ident = m.group(1), m.group(2)
+        items = found[sigil]
+        if ident not in items:
+            items.append(ident)
+        parts += [html.unescape(text[last:m.start()]), f" <{kinds[sigil]}:{items.index(ident)}> "]
+        last = m.end()
+    parts.append(html.unescape(text[last:]))
+    actors = tuple([await people.actor(uid) for uid in found["@"]])
+    return "".join(parts), Named(people=actors, channels=tuple(found["#"]), groups=tuple(found["!subteam^"]), here=here)
 
 
 def human_thread_message(event: dict, bot_user_id: str | None) -> tuple[ThreadRef, MessageRef, str] | None:

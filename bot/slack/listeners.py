@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.slack import answer, feedback as slack_feedback, plain, render
-from bot.slack.inbound import People, action_user, human_thread_message
+from bot.slack.inbound import People, action_user, human_thread_message, named_in
 from handlers import feedback, registry, tickets
 from handlers.base import Reply
 from handlers.context import Context
@@ -63,7 +63,8 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
     async def on_command(ack, command, respond):
         await ack()
         actor = await people.actor(command["user_id"], command.get("user_name", ""))
-        reply = await ctx.run(registry.run_command, ctx, actor, command.get("text", ""), "/pitchin ")
+        text, named = await named_in(command.get("text", ""), people, command.get("channel_id"))
+        reply = await ctx.run(registry.run_command, ctx, actor, text, "/pitchin ", named)
         await answer.tell(respond, reply)
 
     app.command("/pitchin")(on_command)

@@ -188,9 +188,9 @@ class FakeSlackApi:
         return f"{self.base}/response/{response_id}"
 
     # ------------------------------------------------------------------ configuration
-    def set_user(self, user_id: str, name: str, email: str) -> None:
-        """What ``users.info`` answers for ``user_id``."""
-        self._users[user_id] = {"name": name, "email": email}
+    def set_user(self, user_id: str, name: str, email: str, tz: str = "Europe/London") -> None:
+        """What ``users.info`` answers for ``user_id`` (``tz``: their profile's time zone)."""
+        self._users[user_id] = {"name": name, "email": email, "tz": tz}
 
     def set_channel(self, channel_id: str, name: str, *, is_private: bool | None = None, is_member: bool = True) -> None:
         """What ``conversations.info`` answers for ``channel_id``."""
@@ -490,7 +490,7 @@ class FakeSlackApi:
                 "name": BOT_USER_NAME if is_bot else email.split("@")[0],
                 "deleted": False,
                 "real_name": real_name,
-                "tz": "Europe/London",
+                "tz": conf.get("tz", "Europe/London") if conf else "Europe/London",
                 "is_bot": is_bot,
                 "is_app_user": False,
                 "profile": profile,

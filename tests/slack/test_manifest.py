@@ -28,6 +28,7 @@ REQUIRED_SCOPES = {
     "users:read",
     "users:read.email",
     "im:write",
+    "usergroups:write",  # `rotation usergroup`: the group follows whoever is on duty
     "files:write",  # /feedback export uploads the CSV (files.getUploadURLExternal / files.completeUploadExternal)
 }
 
@@ -55,8 +56,9 @@ def test_slash_command_pitchin(manifest):
     assert "/pitchin" in commands
     cmd = commands["/pitchin"]
     assert cmd["description"]
-    assert cmd["usage_hint"] == "help | list"
-    assert cmd["should_escape"] is False
+    assert cmd["usage_hint"] == "help | list | who | rotation show"
+    # rotations name people: Slack must send them as ids (<@U123|ann>), as bot/slack/inbound.named_in reads
+    assert cmd["should_escape"] is True
     assert urlparse(cmd["url"]).path == "/slack/events"
 
 
