@@ -24,11 +24,11 @@ from tests.handlers.rotation_helpers import make_rotation, person, set_clock
 from tests.handlers.test_tickets import mail
 
 BERLIN = ZoneInfo("Europe/Berlin")
-MONDAY = date(2026, 11, 30)
+MONDAY = date(2027, 1, 4)
 
 
 def berlin(hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, 30, hour, minute, tzinfo=BERLIN)
+    return datetime(2027, 1, 4, hour, minute, tzinfo=BERLIN)
 
 
 async def until(what, check, timeout: float = 30) -> None:

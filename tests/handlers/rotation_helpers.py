@@ -11,7 +11,9 @@ from storage.models import Rotation, RotationMember
 
 
 def set_clock(clock, moment: datetime) -> None:
-    """The FakeClock reads ``moment`` now (and runs on from there in real time)."""
+    """The FakeClock reads ``moment`` now (and runs on from there in real time). Tests set moments
+    after the real now: the outbox stamps a job as due at the real time, and a worker whose clock is
+    behind would not deliver it yet."""
     clock.offset = moment - datetime.now(timezone.utc)
 
 

@@ -68,18 +68,18 @@ async def test_the_heads_up_comes_the_working_day_before_and_the_channel_hears_w
                                                                                             chat):
     with ctx.db.transaction() as s:
         ann, bob = person(s, "test", "U-ANN", "Ann"), person(s, "test", "U-BOB", "Bob")
-    make_rotation(ctx.db, "support", [ann, bob], tz="Europe/Berlin", start=date(2026, 11, 30),
+    make_rotation(ctx.db, "support", [ann, bob], tz="Europe/Berlin", start=date(2027, 1, 4),
                   channel=("test", "C-ROTA"))
-    friday = date(2026, 12, 4)  # Ann's (Mon, Wed, Fri); Monday 7 December is Bob's
+    friday = date(2027, 1, 8)  # Ann's (Mon, Wed, Fri); Monday 11 January is Bob's
     await round_at(ctx, clock, worker, local(friday, 8, 59))
     assert texts(chat, "U-BOB", "Heads-up") == []
     await round_at(ctx, clock, worker, local(friday, 9))
     assert texts(chat, "U-BOB", "Heads-up") == [
-        "👋 Heads-up: you are on support next, Mon 7 Dec, 09:00–17:00 (Europe/Berlin), in support."]
+        "👋 Heads-up: you are on support next, Mon 11 Jan, 09:00–17:00 (Europe/Berlin), in support."]
     assert [(c, card.title) for c, _, card in chat.channel_posts] == [("C-ROTA", "Today on support: Ann (until 17:00)")]
     assert [p.name for p in chat.channel_posts[0][2].status if hasattr(p, "ids")] == ["Ann"]  # mentioned
     await round_at(ctx, clock, worker, local(friday, 16))
-    await round_at(ctx, clock, worker, local(date(2026, 12, 7), 9, 1))
+    await round_at(ctx, clock, worker, local(date(2027, 1, 11), 9, 1))
     assert len(texts(chat, "U-BOB", "Heads-up")) == 1 and len(texts(chat, "U-BOB", "on support today")) == 1
     assert len(texts(chat, "U-ANN", "on support today")) == 1
 
@@ -91,10 +91,10 @@ async def test_the_reminder_lists_the_tickets_nobody_has_claimed_and_names_the_o
     with ctx.db.transaction() as s:
         ann, bob, nina = (person(s, "test", "U-ANN", "Ann"), person(s, "test", "U-BOB", "Bob"),
                           person(s, "test", "U-NINA", "Nina"))
-    rid = make_rotation(ctx.db, "support", [ann, bob], start=date(2026, 11, 30))
+    rid = make_rotation(ctx.db, "support", [ann, bob], start=date(2027, 1, 4))
     with ctx.db.transaction() as s:
-        s.add(RotationOnboarding(rotation_id=rid, person_id=nina, buddy_id=bob, first_day=date(2026, 11, 30), days=5))
-    monday = datetime(2026, 11, 30, 9, tzinfo=UTC)
+        s.add(RotationOnboarding(rotation_id=rid, person_id=nina, buddy_id=bob, first_day=date(2027, 1, 4), days=5))
+    monday = datetime(2027, 1, 4, 9, tzinfo=UTC)
     set_clock(clock, monday - timedelta(hours=1))
     first = tickets.intake(ctx, replace(mail(subject="Double charge"), received_at=monday - timedelta(hours=1)))
     second = tickets.intake(ctx, replace(mail(subject="Login broken"), received_at=monday - timedelta(hours=1)))
@@ -111,8 +111,8 @@ async def test_an_unclaimed_ticket_reaches_the_person_on_duty_then_the_channel_i
                                                                                                chat):
     with ctx.db.transaction() as s:
         ann, bob = person(s, "test", "U-ANN", "Ann"), person(s, "test", "U-BOB", "Bob")
-    make_rotation(ctx.db, "support", [ann, bob], tz="Europe/Berlin", start=date(2026, 11, 30))
-    monday, tuesday = date(2026, 11, 30), date(2026, 12, 1)
+    make_rotation(ctx.db, "support", [ann, bob], tz="Europe/Berlin", start=date(2027, 1, 4))
+    monday, tuesday = date(2027, 1, 4), date(2027, 1, 5)
     ctx.escalate_minutes = 30
     # inside working hours: 30 minutes to Ann, who is on duty, 60 to the channel
     set_clock(clock, local(monday, 10))
@@ -153,16 +153,16 @@ async def test_a_claimed_ticket_without_an_answer_for_4_working_hours_nudges_its
                                                                                              chat):
     with ctx.db.transaction() as s:
         ann = person(s, "test", "U-ANN", "Ann")
-    make_rotation(ctx.db, "support", [ann], start=date(2026, 11, 30))
-    monday = datetime(2026, 11, 30, 15, tzinfo=UTC)
+    make_rotation(ctx.db, "support", [ann], start=date(2027, 1, 4))
+    monday = datetime(2027, 1, 4, 15, tzinfo=UTC)
     set_clock(clock, monday)
     t = tickets.intake(ctx, replace(mail(subject="Refund"), received_at=monday)).ticket_id
     tickets.claim(ctx, Actor("test", "U-ANN", "Ann"), t)
     await drain(worker)
-    await round_at(ctx, clock, worker, datetime(2026, 12, 1, 10, 59, tzinfo=UTC))  # 2 h Monday + 1 h 59 Tuesday
+    await round_at(ctx, clock, worker, datetime(2027, 1, 5, 10, 59, tzinfo=UTC))  # 2 h Monday + 1 h 59 Tuesday
     assert texts(chat, "U-ANN", "waited 4 working hours") == []
     for minute in (0, 1, 30):
-        await round_at(ctx, clock, worker, datetime(2026, 12, 1, 11, minute, tzinfo=UTC))
+        await round_at(ctx, clock, worker, datetime(2027, 1, 5, 11, minute, tzinfo=UTC))
     assert texts(chat, "U-ANN", "waited 4 working hours") == [
         f"⏳ carol@example.com has waited 4 working hours for an answer on a ticket you claimed: #{t} · Refund\n"
         "Answer in its thread, or unclaim it so someone else can."]
@@ -174,8 +174,8 @@ async def test_rounds_that_overlap_send_each_reminder_once(ctx, clock, worker, c
 
     with ctx.db.transaction() as s:
         ann = person(s, "test", "U-ANN", "Ann")
-    make_rotation(ctx.db, "support", [ann], start=date(2026, 11, 30), channel=("test", "C-ROTA"))
-    set_clock(clock, datetime(2026, 11, 30, 9, 5, tzinfo=UTC))
+    make_rotation(ctx.db, "support", [ann], start=date(2027, 1, 4), channel=("test", "C-ROTA"))
+    set_clock(clock, datetime(2027, 1, 4, 9, 5, tzinfo=UTC))
     sent = await asyncio.gather(*(asyncio.to_thread(rotation_jobs.tick, ctx) for _ in range(4)))
     await drain(worker)
     assert sum(sent) == 3  # the DM, the channel post, and Tuesday's heads-up: each by one round
@@ -194,9 +194,9 @@ async def test_links_lead_to_the_ticket_thread_on_the_platform_the_person_reads(
     with ctx.db.transaction() as s:
         ann = person(s, "slack", "UANN", "Ann")
         tom = person(s, "teams", "29:tom", "Tom")
-    make_rotation(ctx.db, "support", [ann, tom], start=date(2026, 11, 30), days="mon-sun")
-    make_rotation(ctx.db, "weekend", [tom], start=date(2026, 11, 30), days="mon-sun")
-    monday = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
+    make_rotation(ctx.db, "support", [ann, tom], start=date(2027, 1, 4), days="mon-sun")
+    make_rotation(ctx.db, "weekend", [tom], start=date(2027, 1, 4), days="mon-sun")
+    monday = datetime(2027, 1, 4, 9, 30, tzinfo=UTC)
     set_clock(clock, monday)
     t = tickets.intake(ctx, replace(mail(subject="Refund"), received_at=monday)).ticket_id
     with ctx.db.transaction() as s:

@@ -1,6 +1,6 @@
 """Rotations on Slack with the real clock, end to end: a real Pitchin (HTTP server, Bolt app,
-scheduler, delivery worker) and the fake Slack Web API. A rotation whose shift starts at the next
-minute sends its reminder DM (with the unclaimed ticket's link) and its channel post within two
+scheduler, delivery worker) and the fake Slack Web API. A rotation created by a signed
+`/pitchin rotation create` whose shift starts at the next minute sends its reminder DM (with the unclaimed ticket's link) and its channel post within two
 minutes, and sets its user group; with PITCHIN_ESCALATE_MINUTES=1 the unclaimed ticket reaches the
 person on duty, with a Claim button that works, within three minutes."""
 
@@ -13,8 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlmodel import select
 
-from storage.models import Ticket
-from tests.handlers.rotation_helpers import make_rotation, person
+from storage.models import Identity, Ticket
 from tests.slack.test_ticket_loop import block_texts, buttons
 from tests.stack import CHANNEL, raw_mail, start_stack, stop_stack
 from tests.test_rotation_processes import noon_zone
@@ -38,16 +37,20 @@ async def test_a_rotation_starting_in_a_minute_reminds_and_escalates_through_sla
     assert status == 202
     arrived = time.monotonic()
     root = (await stack.ticket_post()).response["ts"]
-    with stack.pitchin.db.transaction() as s:
-        ann = person(s, "slack", "UANN", "Ann")
+    stack.slack.set_user("UANN", "Ann", "ann@acme.test")
 
     now = datetime.now(timezone.utc)
-    zone, today = noon_zone(now)
+    zone, _ = noon_zone(now)  # the shift runs from the next minute to 23:00 there, whenever the test runs
     next_minute = (now + timedelta(minutes=1)).replace(second=0, microsecond=0)  # at most a minute away
     at = next_minute.astimezone(timezone(timedelta(hours=12 - now.hour))).strftime("%H:%M")
-    make_rotation(stack.pitchin.db, "support", [ann], tz=zone, start=today, days="mon-sun", at=at, until="23:00",
-                  channel=("slack", "CROTA"), usergroup="S0SUPPORT")
     created = time.monotonic()
+    status, response_id = await stack.command(
+        "UANN", f"rotation create support <@UANN|ann> days mon-sun at {at} until 23:00 tz {zone} channel <#CROTA|rota>")
+    assert status == 200 and "Rotation support created" in (await stack.response(response_id))["text"]
+    status, response_id = await stack.command("UANN", "rotation usergroup support <!subteam^S0SUPPORT|@support-today>")
+    assert status == 200 and "follows whoever is on duty" in (await stack.response(response_id))["text"]
+    with stack.pitchin.db.transaction(read_only=True) as s:
+        ann = s.exec(select(Identity.person_id).where(Identity.user_id == "UANN")).one()
 
     reminder = (await stack.slack.wait_for("chat.postMessage", where=to("UANN", "on support today"),
                                            timeout=120))[0]
