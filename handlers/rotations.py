@@ -60,10 +60,10 @@ def create(ctx: Context, actor: Actor, args: list[str], named: Named) -> Reply:
     with ctx.db.transaction() as session:
         if session.execute(select(Rotation.id).where(func.lower(Rotation.name) == name.lower())).first():
             raise Usage(f"There is already a rotation “{name}”: pick another name, or `rotation add {name} @x`.", usage)
+        creator = repos.person_for(session, actor)  # first: the creator may name themselves, by name
         ids = [words.person_id(session, w, named, usage) for w in people]
         if len(set(ids)) != len(ids):
             raise Usage("Someone is named twice: each person is once in the order.", usage)
-        creator = repos.person_for(session, actor)
         rotation = Rotation(name=name, days=schedule.days_text(days), at_time=f"{at:%H:%M}",
                             until_time=f"{until:%H:%M}", tz=zone.key, start_day=date(2000, 1, 1),
                             channel_platform=channel and actor.platform, channel_id=channel,

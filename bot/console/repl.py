@@ -15,11 +15,11 @@ import re
 import threading
 from typing import Protocol, TextIO
 
-from bot.console.chat import ConsoleChat, command_for, message_for
+from bot.console.chat import CHANNEL, ConsoleChat, command_for, message_for
 from bot.console.feedback import HELP as FEEDBACK_HELP
 from bot.console.feedback import ConsoleFeedback, for_console
 from handlers import registry, tickets
-from handlers.base import Actor, Reply
+from handlers.base import Actor, Named, Reply
 from handlers.context import Context
 
 REPLY_USAGE = "reply <ticket number> <text>"
@@ -29,7 +29,9 @@ QUIT_WORDS = ("quit", "exit")
 ASK_PROMPT = "  > "
 # a button's command typed later (`add 5:1` for "Add to #1"): word → the action id it clicks
 TYPED_BUTTONS = {"add": "feedback.add", "new": "feedback.new", "announce": "feedback.announce",
-                 "unmerge": "feedback.unmerge"}
+                 "unmerge": "feedback.unmerge", "take": "rotation.take"}
+# a channel typed in a command: "#support" (not "#3", a ticket's number)
+_CHANNEL = re.compile(r"(?<!\S)#([A-Za-z][\w.-]*)")
 
 CONSOLE_HELP = (
     "In the console:\n"
@@ -131,6 +133,19 @@ def local_actor(user: str | None = None) -> Actor:
     return Actor("console", user, name=user)
 
 
+def named_in(text: str) -> tuple[str, Named]:
+    """A typed command with each channel ("#support") a neutral token (``<channel:0>``). People are
+    typed by name or email: the core finds them among the people it knows."""
+    channels: list[str] = []
+
+    def token(m: re.Match) -> str:
+        if m.group(1) not in channels:
+            channels.append(m.group(1))
+        return f"<channel:{channels.index(m.group(1))}>"
+
+    return _CHANNEL.sub(token, text), Named(channels=tuple(channels), here=CHANNEL)
+
+
 def _number(word: str) -> int | None:
     word = word.lstrip("#")
     return int(word) if word.isdigit() else None
@@ -210,7 +225,8 @@ class Repl:
             return await self.feedback.command(parts[1] if len(parts) > 1 else "")
         if word in TYPED_BUTTONS:
             return await self._button(word, text)
-        reply = await self.ctx.run(registry.run_command, self.ctx, self.actor, text)
+        text, named = named_in(text)
+        reply = await self.ctx.run(registry.run_command, self.ctx, self.actor, text, "", named)
         if word == "help" or (word not in registry.COMMANDS):
             reply = Reply(f"{reply.text}\n{CONSOLE_HELP}\n{FEEDBACK_HELP}\n"
                           f"{for_console(Reply(registry.feedback_help())).text}", ok=reply.ok)

@@ -11,7 +11,7 @@ from bot.teams import render
 from bot.teams.chat import TeamsChat
 from bot.teams.feedback import TeamsFeedback
 from bot.teams.inbound import (PLATFORM, People, card_action, clean_text, command_words, from_bot, in_channel,
-                               mentions_bot, message_ref, split_conversation, tenant_of, thread_of)
+                               mentions_bot, message_ref, named_in, split_conversation, tenant_of, thread_of)
 from handlers import channels, outbound, registry, tickets
 from handlers.base import Actor, MessageRef, Reply
 from handlers.context import Context
@@ -128,8 +128,9 @@ class PitchinBot(ActivityHandler):
             reply = await verb(turn_context, actor, rest[0] if rest else "")
             if reply is None:  # it answered in its own way
                 return
-        else:
-            reply = await self._db(registry.run_command, actor, text, PREFIX)
+        else:  # the registry reads people and channels from the mentions, as neutral tokens
+            text, named = await named_in(turn_context, self.people)
+            reply = await self._db(registry.run_command, actor, text, PREFIX, named)
         await self._tell(turn_context, actor, reply)
 
     async def _on_click(self, turn_context: TurnContext, action_id: str, value: str) -> None:
@@ -145,9 +146,10 @@ class PitchinBot(ActivityHandler):
             update = render.card_activity(render.reply_card(reply), reply.text)
             update.id = clicked
             await turn_context.update_activity(update)
-        elif not reply.ok or reply.actions:
+        elif not reply.ok or reply.actions or not action_id.startswith("ticket."):
             await self._tell(turn_context, actor, reply)
-        # a click that worked shows on the ticket's card, redrawn for everyone by the outbox
+        # a click on a ticket's card that worked shows on that card, redrawn for everyone by the outbox;
+        # any other (Take it on a request for cover) is answered
 
     # ------------------------------------------------------------ invokes
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import replace
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
@@ -13,7 +14,7 @@ from botbuilder.schema import Activity, ErrorResponseException
 from msrest.exceptions import ClientRequestError
 
 from bot.html_text import html_to_text
-from handlers.base import Actor, MessageRef, ThreadRef
+from handlers.base import Actor, MessageRef, Named, ThreadRef
 
 log = logging.getLogger("pitchin.teams")
 
@@ -92,6 +93,40 @@ def clean_text(activity: Activity) -> str:
     return html_text(text) if _LOOKS_HTML.search(text) else text.strip()
 
 
+# a mention's place in the text while the HTML around it is read (private-use characters: never typed)
+_MARK = "\ue000{}\ue001"
+_MARKED = re.compile("\ue000(\\d+)\ue001")
+
+
+async def named_in(turn_context: TurnContext, people: "People") -> tuple[str, Named]:
+    """A command's text with each person (or channel) mentioned in it made a neutral token
+    (``<person:0>``, ``<channel:0>``) and what they are; the ``<at>Pitchin</at>`` that addressed the
+    bot gone. Teams sends a mention as ``<at>Ann</at>`` in the text plus an entity with her id."""
+    activity = turn_context.activity
+    text = activity.text or ""
+    tenant = tenant_of(activity)
+    found: list[tuple[str, str, str]] = []  # (kind, id, name), in order of first mention
+    for mention in TurnContext.get_mentions(activity):
+        props = mention.additional_properties or {}
+        who = props.get("mentioned") or {}
+        ident, name = who.get("id") or "", who.get("name") or ""
+        tag = props.get("text") or f"<at>{name}</at>"
+        if ident == activity.recipient.id:
+            text = text.replace(tag, "")
+            continue
+        kind = "channel" if ident.startswith("19:") else "person"  # a channel's id is its conversation id
+        if (kind, ident, name) not in found:
+            found.append((kind, ident, name))
+        text = text.replace(tag, _MARK.format(found.index((kind, ident, name))), 1)
+    text = html_text(text) if _LOOKS_HTML.search(text) else text.strip()
+    index = {i: f"<{kind}:{sum(1 for k, _, _ in found[:i] if k == kind)}>" for i, (kind, _, _) in enumerate(found)}
+    text = _MARKED.sub(lambda m: f" {index.get(int(m.group(1)), '')} ", text)
+    actors = tuple([await people.person(turn_context, ident, name) for kind, ident, name in found if kind == "person"])
+    channel, _ = split_conversation(activity.conversation.id)
+    return text, Named(people=actors, channels=tuple(i for k, i, _ in found if k == "channel"),
+                       here=channel if in_channel(activity) else None)
+
+
 def command_words(text: str) -> str:
     """A typed command, normalised for the lookup table: "Tickets  here" → "tickets here"."""
     return " ".join(text.lower().split())
@@ -164,13 +199,19 @@ class People:
     async def actor(self, turn_context: TurnContext) -> Actor:
         activity = turn_context.activity
         user = activity.from_property
-        tenant = tenant_of(activity)
-        key = (tenant, user.id)
+        found = await self.person(turn_context, user.id, user.name or "")
+        # the zone of the person's Teams client: rotations default to it and show times in it
+        return replace(found, tz=activity.local_timezone or None)
+
+    async def person(self, turn_context: TurnContext, user_id: str, name: str) -> Actor:
+        """Anyone in the activity's team or chat (the sender, someone mentioned), with the roster's email."""
+        tenant = tenant_of(turn_context.activity)
+        key = (tenant, user_id)
         hit = self._emails.get(key)
         if hit is None or hit[0] < time.monotonic():
-            hit = (time.monotonic() + self.ttl, await self._email(turn_context, user.id))
+            hit = (time.monotonic() + self.ttl, await self._email(turn_context, user_id))
             self._emails[key] = hit
-        return Actor(PLATFORM, user.id, name=user.name or "", email=hit[1], tenant=tenant)
+        return Actor(PLATFORM, user_id, name=name, email=hit[1], tenant=tenant)
 
     @staticmethod
     async def _email(turn_context: TurnContext, user_id: str) -> str | None:

@@ -207,6 +207,19 @@ def test_the_console_names_people_by_name_or_email(rctx):
     with rctx.db.transaction() as s:
         for actor in (ANN, BOB, CEM):
             repos.person_for(s, actor)
-    reply = run(rctx, "rotation create support ann @Bob cem@example.com", Actor("console", "ann", "Ann"), Named())
+    reply = run(rctx, "rotation create support ann @Bob cem@example.com", Actor("console", "dan", "Dan"), Named())
     assert reply.ok, reply.text
     assert on_duty(rctx, 3) == ["Ann", "Bob", "Cem"]
+    with rctx.db.transaction() as s:
+        repos.person_for(s, Actor("console", "ann", "Ann"))  # a second Ann
+    reply = run(rctx, "rotation create other ann", Actor("console", "dan", "Dan"), Named())
+    assert not reply.ok and "More than one person is called “ann”: name them by email." in reply.text
+
+
+def test_the_readme_example_week(rctx):
+    """README, "Support rotations": five people, Thursday a holiday, Bob away on Tuesday."""
+    run(rctx, f"rotation create support {A} {B} {C} {D} {E} days mon-fri at 09:00 tz Europe/Berlin")
+    assert on_duty(rctx, 8) == ["Ann", "Bob", "Cem", "Dan", "Eve", "Ann"]
+    run(rctx, "rotation skip 2026-12-03")
+    run(rctx, f"rotation away {B} 2026-12-01")
+    assert on_duty(rctx, 8) == ["Ann", "Cem", "Bob", "Dan", "Eve"]
