@@ -76,7 +76,8 @@ def cover(ctx: Context, actor: Actor, args: list[str], named: Named) -> Reply:
             raise Usage(f"You are not on duty on {words.shown(day)} in the {rotation.name} rotation.", usage)
         if shift.start <= now:
             raise Usage("That shift has started: ask a colleague directly.", usage)
-        row = set_override(session, rotation, day, kind="cover", replaces_id=me, created_by_id=me)
+        # open while nobody took it: the asker stays on duty (also on a day they have by a swap)
+        row = set_override(session, rotation, day, kind="cover", person_id=me, replaces_id=me, created_by_id=me)
         name = names_of(session, [me])[me]
         text = f"{name} needs cover for {words.shown(day)} ({rotation.name}, {rotation.at_time}–{rotation.until_time} {rotation.tz})"
         card = Card(title=f"{name} needs cover for {words.shown(day)}", body=f"{rotation.name} rotation, "
@@ -105,11 +106,13 @@ def take(ctx: Context, actor: Actor, override_id: int) -> Reply:
             return Reply("That request for cover is gone (the day was skipped or swapped since).", ok=False)
         if row.replaces_id == me:
             return Reply("That is your own shift: someone else has to take it.", ok=False)
+        rotation = session.get(Rotation, row.rotation_id)
+        if row.day < local_today(rotation, now_utc(ctx)):
+            return Reply(f"{words.shown(row.day)} is over: there is nothing left to take.", ok=False)
         won = session.execute(update(RotationOverride).where(
             RotationOverride.id == override_id, RotationOverride.kind == "cover",
-            RotationOverride.person_id.is_(None)).values(person_id=me)).rowcount == 1
+            RotationOverride.person_id == RotationOverride.replaces_id).values(person_id=me)).rowcount == 1
         session.refresh(row)
-        rotation = session.get(Rotation, row.rotation_id)
         names = names_of(session, [me, row.replaces_id, row.person_id])
         if not won:
             return Reply(f"{names.get(row.person_id, 'Someone')} took it already: {words.shown(row.day)} is covered.",

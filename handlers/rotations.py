@@ -34,7 +34,7 @@ def _cadence(people: int, days: int) -> str:
     if people % days == 0:
         weeks = people // days
         return "one day every week" if weeks == 1 else f"one day every {weeks} weeks"
-    return f"one day every {people} working days"
+    return "every working day" if people == 1 else f"one day every {people} working days"
 
 
 def create(ctx: Context, actor: Actor, args: list[str], named: Named) -> Reply:

@@ -281,7 +281,8 @@ class RotationMember(SQLModel, table=True):
 
 class RotationOverride(SQLModel, table=True):
     """One day of one rotation that differs from the order: "skip" (nobody, the order waits),
-    "cover" (``person_id`` took it from ``replaces_id``; no one yet while ``person_id`` is empty),
+    "cover" (``person_id`` took it from ``replaces_id``; asked, and nobody took it yet, while the two
+    are the same person),
     "swap" (``person_id`` and ``replaces_id`` traded shifts; one row per traded day)."""
 
     __tablename__ = "rotation_override"

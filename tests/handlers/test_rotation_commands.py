@@ -143,6 +143,17 @@ def test_cover_posts_take_it_and_the_first_click_wins(rctx):
     assert on_duty(rctx) == ["Ann", "Cem", "Cem", "Ann", "Bob"]
 
 
+def test_asking_cover_for_a_swapped_day_keeps_the_swap_until_someone_takes_it(rctx):
+    run(rctx, f"rotation create support {A} {B} {C}")
+    run(rctx, f"rotation swap {B} {C} tue", CEM)  # Cem on Tuesday, Bob on Wednesday
+    assert run(rctx, "rotation cover tue", CEM).ok
+    assert on_duty(rctx) == ["Ann", "Cem", "Bob", "Ann", "Bob"]  # asked, not taken: Cem still
+    with rctx.db.transaction() as s:
+        value = s.execute(select(RotationOverride.id).where(RotationOverride.kind == "cover")).scalar_one()
+    assert registry.run_action(rctx, DAN, "rotation.take", str(value)).ok
+    assert on_duty(rctx) == ["Ann", "Dan", "Bob", "Ann", "Bob"]
+
+
 def test_swap_by_either_person_or_the_admin_only(rctx):
     run(rctx, f"rotation create support {A} {B} {C}")
     before = counts(rctx)

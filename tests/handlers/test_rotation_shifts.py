@@ -128,7 +128,7 @@ def test_cover_and_swap_change_one_day_and_an_open_cover_changes_nothing(databas
         s.add(RotationOverride(rotation_id=rid, day=tue, kind="cover", person_id=d, replaces_id=b))
         s.add(RotationOverride(rotation_id=rid, day=wed, kind="swap", person_id=a, replaces_id=c))
         s.add(RotationOverride(rotation_id=rid, day=thu, kind="swap", person_id=c, replaces_id=a))
-        s.add(RotationOverride(rotation_id=rid, day=fri, kind="cover", replaces_id=b))  # nobody took it yet
+        s.add(RotationOverride(rotation_id=rid, day=fri, kind="cover", person_id=b, replaces_id=b))  # not taken yet
         s.flush()
         week = on_duty(s, MON, 8)
     assert [who for _, who in week] == [(a,), (d,), (a,), (c,), (b,), (c,)]

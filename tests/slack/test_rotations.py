@@ -111,7 +111,7 @@ async def test_bad_input_gets_the_usage_line_and_changes_nothing(stack):
         ("rotation create support", "A rotation needs people"),
         ("rotation creat support <@UANN|ann>", "Pitchin does not know “rotation creat”"),
         ("rotation away <@UANN|ann> 2020-01-01", "is in the past"),
-        ("rotation create support ann", "Pitchin does not know “ann”"),
+        ("rotation create support nobody", "Pitchin does not know “nobody”"),
     ]:
         answer = await say(stack, "UANN", text)
         assert says in answer["text"] and "Usage: /pitchin rotation" in answer["text"], answer["text"]
