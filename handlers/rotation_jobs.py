@@ -24,6 +24,7 @@ from sqlalchemy import exists, or_, select, tuple_
 
 from handlers import rotation_posts
 from handlers.context import Context
+from handlers.rotations import shifts_between
 from handlers.scheduled import run_once
 from storage.models import ScheduledRun, Ticket, TicketMessage
 
@@ -172,12 +173,6 @@ def unanswered_since(session, since: datetime) -> list:
 # ---------------------------------------------------------------- sending what is due, once
 
 
-def _find_shifts(session, start: datetime, end: datetime) -> list:
-    from handlers.rotations import shifts_between
-
-    return shifts_between(session, start, end)
-
-
 def _recorded(session, due: list[Due]) -> set[tuple[str, str]]:
     """The (job, key) pairs of ``due`` that have run: one query instead of one attempt each."""
     if not due:
@@ -188,12 +183,11 @@ def _recorded(session, due: list[Due]) -> set[tuple[str, str]]:
     return {(job, key) for job, key in rows}
 
 
-def tick(ctx: Context, owner: str = "", find_shifts: Callable | None = None) -> int:
+def tick(ctx: Context, owner: str = "") -> int:
     """Send whatever is due now and has not been sent; the number sent. Blocking (a worker thread)."""
     now = ctx.now()
-    find_shifts = find_shifts or _find_shifts
     with ctx.db.transaction(read_only=True) as session:
-        shifts = find_shifts(session, now - LOOK_BACK, now + LOOK_AHEAD)
+        shifts = shifts_between(session, now - LOOK_BACK, now + LOOK_AHEAD)
         unclaimed = unclaimed_since(session, now - LOOK_BACK)
         unanswered = unanswered_since(session, now - LOOK_BACK)
         due = reminders_due(shifts, now) + escalations_due(unclaimed, unanswered, shifts, now, ctx.escalate_minutes)

@@ -7,15 +7,15 @@ Times are shown in the rotation's own zone ("until 17:00"): a shift is a working
 from __future__ import annotations
 
 from datetime import datetime, timezone, tzinfo
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from handlers import outbound, thread_links
 from handlers.base import Button, Card, PersonRef
 from handlers.context import Context
+from handlers.rotation_shifts import zone_of
 from storage import repos
-from storage.models import ThreadAnchor, Ticket
+from storage.models import Rotation, ThreadAnchor, Ticket
 
 USERGROUP_PLATFORM = "slack"  # a rotation's user group (Shift.usergroup) is a Slack user group id
 LISTED = 15  # unclaimed tickets listed in a reminder; the rest are counted
@@ -43,13 +43,8 @@ def _ticket_line(ticket: Ticket, links: dict[str, str], platform: str | None) ->
 
 
 def _zone(session, rotation_id: int) -> tzinfo:
-    from storage.models import Rotation
-
     rotation = session.get(Rotation, rotation_id)
-    try:
-        return ZoneInfo(rotation.tz) if rotation is not None and rotation.tz else timezone.utc
-    except (ValueError, KeyError):  # a zone this machine's tz database lacks: UTC is still right
-        return timezone.utc
+    return zone_of(rotation) if rotation is not None else timezone.utc  # removed a moment ago: its times in UTC
 
 
 def _clock(moment: datetime, zone: tzinfo) -> str:
