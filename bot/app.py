@@ -59,7 +59,7 @@ class Pitchin:
             self.db.upgrade()
         self.chats: dict[str, ChatPort] = dict(extra_chats or {})
         self.ctx = Context(db=self.db, undo_seconds=settings.undo_seconds, mail_domain=settings.mail_domain,
-                           local_model=local_model(settings))
+                           escalate_minutes=settings.escalate_minutes, local_model=local_model(settings))
         self.llm = make_llm_client(settings)  # the one OpenAI client (None without OPENAI_API_KEY)
         if self.llm is not None:
             self.ctx.embedder = OpenAIEmbedder(self.llm, settings.openai_embedding_model)

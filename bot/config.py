@@ -40,6 +40,8 @@ PURPOSE = {
                              "also use plain http",
     "PITCHIN_UNDO_SECONDS": "how long an employee can take back a reply before it goes to the customer",
     "PITCHIN_PUBLIC_URL": "this server's public base URL",
+    "PITCHIN_ESCALATE_MINUTES": "how many working minutes (inside the rotations' shifts) a ticket may stay unclaimed "
+                                "before the person on duty is sent it; twice that and the support channel is told",
     "PITCHIN_MODEL_DIR": "a folder with your own copy of the local similarity model, used instead of the bundled "
                          "one: model.onnx (an ONNX export of sentence-transformers/all-MiniLM-L6-v2) and its "
                          "tokenizer.json",
@@ -75,6 +77,7 @@ class Settings:
     webhook_allow: str = ""  # PITCHIN_WEBHOOK_ALLOW as written; bot.inbox.addresses.AllowList reads it
     undo_seconds: float = 10.0
     public_url: str = ""
+    escalate_minutes: int = 30
     model_dir: str = ""  # PITCHIN_MODEL_DIR: empty for the bundled local model
     model_sha256: str = ""
     openai_api_key: str = ""
@@ -126,6 +129,7 @@ ENV_NAMES = {
     "webhook_allow": "PITCHIN_WEBHOOK_ALLOW",
     "undo_seconds": "PITCHIN_UNDO_SECONDS",
     "public_url": "PITCHIN_PUBLIC_URL",
+    "escalate_minutes": "PITCHIN_ESCALATE_MINUTES",
     "model_dir": "PITCHIN_MODEL_DIR",
     "model_sha256": "PITCHIN_MODEL_SHA256",
     "openai_api_key": "OPENAI_API_KEY",
@@ -141,6 +145,7 @@ def _problem(var: str, what: str) -> str:
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
+MAX_ESCALATE_MINUTES = 24 * 60  # a day of working time: later than that is no escalation
 APP_TYPES = {"multitenant": "MultiTenant", "singletenant": "SingleTenant", "userassignedmsi": "UserAssignedMSI"}
 
 
@@ -187,6 +192,12 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
             except ValueError:
                 problems.append(_problem(var, f"is “{raw}”, not a number of seconds from 0 to 600"))
                 values.pop(f.name, None)
+        elif f.name == "escalate_minutes":
+            if not raw.isdigit() or not 1 <= int(raw) <= MAX_ESCALATE_MINUTES:
+                problems.append(_problem(var, f"is “{raw}”, not a whole number of minutes from 1 to "
+                                              f"{MAX_ESCALATE_MINUTES}"))
+                continue
+            values[f.name] = int(raw)
         else:
             values[f.name] = raw
     settings = Settings(**{**{f.name: getattr(defaults, f.name) for f in fields(Settings)}, **values})

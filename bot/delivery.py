@@ -78,6 +78,7 @@ class DeliveryWorker:
             "customer.suggestion": self._customer_suggestion,
             outbound.CHAT_DIRECT: self._direct,
             outbound.CHAT_POST: self._post,
+            outbound.CHAT_USERGROUP: self._usergroup,
         }
 
     # ------------------------------------------------------------ running
@@ -315,6 +316,23 @@ class DeliveryWorker:
         """A post in a channel of one platform (outbound.post_to_channel)."""
         p = job.payload
         await self._chat(job).post_to_channel(p["channel"], p.get("text", ""), _card(p))
+
+    async def _usergroup(self, job: OutboxJob) -> None:
+        """A user group's members set (outbound.set_usergroup), on a platform that has user groups."""
+        p = job.payload
+        port = self._chat(job)
+        set_members = getattr(port, "set_usergroup", None)
+        if set_members is None:
+            log.info("%s has no user groups; skipped setting %s", p["platform"], p["usergroup"])
+            return
+        users = []
+        for person_id in p["person_ids"]:
+            targets = await self.ctx.db.run(outbound.direct_targets, self.ctx, person_id)
+            users += [user_id for platform, _tenant, user_id in targets if platform == p["platform"]]
+        if not users:  # Slack refuses a group without members: it keeps the last ones
+            log.info("nobody on duty has an account on %s; %s stays as it is", p["platform"], p["usergroup"])
+            return
+        await set_members(p["usergroup"], users)
 
 
 def _card(payload: dict):

@@ -11,7 +11,8 @@ Two kinds of job:
   whichever process leads (handlers.scheduled.run_once): its writes, and the posts it queues in the
   outbox, commit with the record of the run. Reminders, briefings and digests are of this kind.
 - ``repeat(job, poll, seconds=…)``: a coroutine whose work is idempotent anyway (the IMAP poll:
-  intake recognises a mail by its Message-ID), run by the leader only.
+  intake recognises a mail by its Message-ID; the rotations' round: each reminder and escalation
+  is keyed with run_once), run by the leader only.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.lease import Lease
+from handlers import rotation_jobs
 from handlers.context import Context
 from handlers.scheduled import Period, run_once
 from storage import repos
@@ -227,6 +229,10 @@ async def start_scheduler(pitchin, heartbeat_seconds: float | None = None) -> Sc
         poller = ImapPoller(pitchin.settings.imap_url, pitchin.ctx, reader=pitchin.mail_reader)
         scheduler.repeat("imap-poll", poller.poll, seconds=60)
     scheduler.every("forget-old-runs", forget_old_runs, cron="17 3 * * *")
+    # reminders, heads-ups and escalations: each is keyed and sent once (handlers.scheduled.run_once),
+    # so this only needs to look often enough; a round the leader missed is made up by the next
+    scheduler.repeat("rotation-jobs", lambda: asyncio.to_thread(rotation_jobs.tick, pitchin.ctx, scheduler.lease.owner),
+                     seconds=rotation_jobs.ROUND_SECONDS)
     if heartbeat_seconds:
         scheduler.every("heartbeat", heartbeat, seconds=heartbeat_seconds)
     await scheduler.start()

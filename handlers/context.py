@@ -16,6 +16,7 @@ class Context:
     platforms: tuple[str, ...] = ()  # chat platforms every ticket is posted on ("slack", "console", …)
     undo_seconds: float = 10.0
     mail_domain: str = "pitchin.invalid"  # right-hand side of our Message-IDs
+    escalate_minutes: int = 30  # working minutes a ticket may stay unclaimed before the person on duty is sent it
     clock: Clock = field(default_factory=SystemClock)
     wake: Callable[[], None] = lambda: None  # tells an in-process delivery worker there is work
     embedder: Any = None  # handlers.similarity.Embedder; the local model when None

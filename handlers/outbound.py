@@ -21,6 +21,7 @@ from storage.models import OutboxJob, ThreadAnchor, Ticket, TicketMessage
 CHAT_POST = "chat.post"  # {platform, channel, text, card?}: a post in any channel of one platform
 CHAT_DIRECT = "chat.direct"  # {person_id, text, card?}: to a colleague, on the first platform that reaches them
 CHAT_NOTICE = "chat.notice"  # {platform, ticket_id, text, failure?}: a line in a ticket's thread
+CHAT_USERGROUP = "chat.usergroup"  # {platform, usergroup, person_ids}: a user group's members become those people
 
 # a job that keeps failing is retried for this long after it was queued, then Pitchin gives up and
 # says so: a lasting outage must not hold a ticket's later posts back for ever
@@ -311,6 +312,16 @@ def post_to_person(ctx: Context, session, person_id: int, text: str = "", card: 
     that can reach them, chosen when it goes out), in the caller's transaction."""
     job = repos.enqueue(session, CHAT_DIRECT, {"person_id": person_id, **_content(text, card)},
                         key or person_key(person_id))
+    wake_after_commit(ctx, session)
+    return job
+
+
+def set_usergroup(ctx: Context, session, platform: str, usergroup: str, person_ids: list[int]) -> OutboxJob:
+    """Queue making these people (their accounts on ``platform``) the members of a user group (a
+    rotation's group that follows whoever is on duty). Changes of one group go out in the order queued."""
+    job = repos.enqueue(session, CHAT_USERGROUP, {"platform": platform, "usergroup": usergroup,
+                                                  "person_ids": person_ids},
+                        f"chat:{platform}:usergroup:{usergroup}")
     wake_after_commit(ctx, session)
     return job
 

@@ -134,7 +134,7 @@ class Stack:
             await asyncio.sleep(0.02)
 
 
-async def start_stack(db_url: str, socket_mode_url: str | None = None, **overrides) -> Stack:
+async def start_stack(db_url: str, socket_mode_url: str | None = None, scheduler: bool = False, **overrides) -> Stack:
     slack = FakeSlackApi()
     await slack.start()
     if socket_mode_url:
@@ -142,7 +142,7 @@ async def start_stack(db_url: str, socket_mode_url: str | None = None, **overrid
     smtp = SmtpSink()
     smtp.start()
     pitchin = Pitchin(settings_for(db_url, slack, smtp, **overrides))
-    await pitchin.start(http=True, worker=True, scheduler=False)
+    await pitchin.start(http=True, worker=True, scheduler=scheduler)
     return Stack(pitchin, slack, smtp, aiohttp.ClientSession())
 
 

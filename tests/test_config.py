@@ -38,6 +38,9 @@ def test_socket_mode_needs_no_signing_secret():
 @pytest.mark.parametrize("env, words", [
     ({"PORT": "eighty"}, "PORT is “eighty”, not a port number"),
     ({"PITCHIN_UNDO_SECONDS": "-1"}, "PITCHIN_UNDO_SECONDS is “-1”"),
+    ({"PITCHIN_ESCALATE_MINUTES": "0"}, "PITCHIN_ESCALATE_MINUTES is “0”, not a whole number of minutes from 1 to 1440. "
+                                        "PITCHIN_ESCALATE_MINUTES is how many working minutes"),
+    ({"PITCHIN_ESCALATE_MINUTES": "half an hour"}, "PITCHIN_ESCALATE_MINUTES is “half an hour”, not a whole number"),
     ({"SMTP_URL": "http://mail", "PITCHIN_FROM_EMAIL": "a@b.c"}, "SMTP_URL starts with “http://”"),
     ({"SMTP_URL": "smtp://mail:25"}, "PITCHIN_FROM_EMAIL is not set, but SMTP_URL is"),
     ({"IMAP_URL": "pop3://x"}, "IMAP_URL must start with imap:// or imaps://"),
@@ -52,6 +55,19 @@ def test_bad_values_are_named(env, words):
     with pytest.raises(ConfigError) as exc:
         load_settings(env, dotenv=None)
     assert words in str(exc.value)
+
+
+def test_escalation_minutes_default_to_30_and_reach_the_core(tmp_path):
+    from bot.app import Pitchin
+
+    assert load_settings({}, dotenv=None).escalate_minutes == 30
+    settings = load_settings({"PITCHIN_ESCALATE_MINUTES": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+                              "PITCHIN_MAILDIR": str(tmp_path / "maildir")}, dotenv=None)
+    pitchin = Pitchin(settings)
+    try:
+        assert pitchin.ctx.escalate_minutes == 1
+    finally:
+        pitchin.db.dispose()
 
 
 def test_webhooks_have_their_own_secret_and_allow_list():

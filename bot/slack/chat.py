@@ -19,6 +19,7 @@ PERMANENT = frozenset({
     "message_not_found", "thread_not_found", "channel_not_found", "not_in_channel", "is_archived",
     "cant_update_message", "edit_window_closed", "msg_too_long", "no_text", "invalid_blocks",
     "too_many_attachments", "user_not_found", "cannot_dm_bot", "messages_tab_disabled", "restricted_action",
+    "no_such_subteam", "subteam_not_found", "invalid_users", "user_is_bot", "user_is_restricted",
 })
 
 # delivery state → reactions to add (True) or take away (False), in that order
@@ -102,6 +103,11 @@ class SlackChat:
     async def direct(self, tenant: str, user_id: str, text: str, card: Card | None = None) -> None:
         """A message in the person's DM with Pitchin (the app's Messages tab)."""
         await self._call("chat.postMessage", channel=user_id, **_content(text, card))
+
+    async def set_usergroup(self, usergroup: str, users: list[str]) -> None:
+        """A user group's members become ``users`` (a rotation's group follows whoever is on duty);
+        needs the usergroups:write scope."""
+        await self._call("usergroups.users.update", usergroup=usergroup, users=",".join(users))
 
 
 def _content(text: str, card: Card | None) -> dict:
