@@ -179,3 +179,33 @@ async def test_sigkill_before_a_channel_post_and_a_dm_go_out_loses_and_doubles_n
     await _outbox_empty(stack, timeout=40)
     delivered = [(c.args["channel"], c.args["text"]) for c in stack.slack.calls_to("chat.postMessage") if c.ok]
     assert sorted(delivered) == [("CGENERAL", "Ann is on support duty today."), ("UANN", "You are on support duty today.")]
+
+
+def _mail_processes_of(folder: str) -> list[int]:
+    """The fork server and mail readers a Pitchin started in ``folder`` left running (their command
+    line carries the sys.path, which begins with the server's working directory)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        if "forkserver" in cmdline and folder in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+async def test_a_killed_server_leaves_no_mail_reader_processes_behind(world):
+    stack, proc = world
+    await proc.start(stack.http)
+    await stack.post_email(raw_mail())  # the mail is read in the reader's worker processes
+    await stack.ticket_post()
+    folder = proc.env["CWD"]
+    assert _mail_processes_of(folder), "the mail reader's processes were not found"
+    proc.kill()
+    deadline = time.monotonic() + 20
+    while _mail_processes_of(folder):
+        assert time.monotonic() < deadline, f"left behind: {_mail_processes_of(folder)}"
+        await asyncio.sleep(0.1)

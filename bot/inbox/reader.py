@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -59,7 +60,8 @@ class MailReader:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # processes start on the first mail, not here
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=self._context)
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=self._context,
+                                   initializer=_leave_with, initargs=(os.getpid(),))
 
     async def read(self, raw: bytes, received_at: datetime | None = None) -> InboundMessage:
         # handed over from a thread of our own: submitting can block (the pool's lock, a worker
@@ -113,6 +115,26 @@ class MailReader:
 def _unreadable() -> MalformedEmail:
     return MalformedEmail("Pitchin's mail reader stopped while reading this email (it may be too large or "
                           "too complex to read), twice; it was not stored.")
+
+
+def _leave_with(server_pid: int, every: float = 1.0) -> None:
+    """In a worker: exit when the Pitchin process that reads through this pool is gone.
+
+    A worker holds both ends of its own task queue, so a SIGKILLed server never closes it; and it
+    holds the fork server's "alive" pipe, so the fork server stays too: without this, every killed
+    server left three idle processes behind for good."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                os.kill(server_pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # alive, under another user (never here, but not gone)
+                pass
+
+    threading.Thread(target=watch, name="leave-with-server", daemon=True).start()
 
 
 def _ready() -> None:
