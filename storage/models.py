@@ -322,3 +322,76 @@ class RotationOnboarding(SQLModel, table=True):
     days: int = 10
     created_by_id: Optional[int] = Field(default=None, foreign_key="person.id")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# ---------------------------------------------------------------- briefings
+#
+# A customer message's vector is computed once, when it arrives (the local model, offline), and
+# stored here beside the suggestion vectors, so a briefing reads vectors and never waits for a model.
+
+
+class MessageVector(SQLModel, table=True):
+    """The local model's vector of one customer text: a ticket's customer message (``kind``
+    "message", ``ref_id`` a TicketMessage id) or a feedback request ("request", a SuggestionRequest
+    id). ``model`` names the model (handlers.local_model.ModelFiles.name): vectors of two models are
+    never compared."""
+
+    __tablename__ = "message_vector"
+    kind: str = Field(primary_key=True, max_length=20)
+    ref_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    model: str = Field(primary_key=True, max_length=200)
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, index=True)  # when the text arrived
+
+
+class Department(SQLModel, table=True):
+    """A department that hears a weekly briefing in its channel (and its managers by DM).
+    ``about``: words that steer which issues it hears (empty: the company's top three), with their
+    vector; the briefing is due every week on ``weekday`` (0 = Monday) at ``at_time`` in ``tz``."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    platform: str
+    tenant: str = ""
+    channel_id: str
+    managers: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))  # person ids
+    about: str = ""
+    about_vector: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    about_model: Optional[str] = None
+    weekday: int = 0
+    at_time: str = "09:00"
+    tz: str = "UTC"
+    created_by_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class BriefingIssue(SQLModel, table=True):
+    """One issue as a briefing showed it: the week (local Monday of the week it covers), the
+    department it was shown to (None: a terminal's or the company's), its centre and figures. The
+    "Not ours → …" button carries its id; the next week's issues are matched to these."""
+
+    __tablename__ = "briefing_issue"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    department_id: Optional[int] = Field(default=None, foreign_key="department.id", index=True)
+    week_start: date = Field(index=True)
+    label: str = ""
+    customers: int = 0
+    model: str = Field(max_length=200)
+    centroid: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    previous_id: Optional[int] = Field(default=None, foreign_key="briefing_issue.id")  # last week's same issue
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class IssueRoute(SQLModel, table=True):
+    """"Not ours → Billing": issues near ``centroid`` go to ``department_id`` from now on."""
+
+    __tablename__ = "issue_route"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    from_department_id: Optional[int] = Field(default=None, foreign_key="department.id")
+    issue_id: Optional[int] = Field(default=None, foreign_key="briefing_issue.id")
+    label: str = ""
+    model: str = Field(max_length=200)
+    centroid: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    moved_by_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
