@@ -106,9 +106,11 @@ def digest_card(day: date, conversations: list[Conversation], answered: int) -> 
             lines.append(c.link)
         blocks.append("\n".join(lines))
     count = len(conversations)
-    shown = f"{answered} customer conversation" + ("s" if answered != 1 else "")
-    title = (f"💬 {_number(count).capitalize()} of the {shown} answered on {day:%a} {day.day} {day:%b}"
-             if answered > count else f"💬 The {shown} answered on {day:%a} {day.day} {day:%b}")
+    on = f"answered on {day:%a} {day.day} {day:%b}"
+    if answered > count:
+        title = f"💬 {_number(count).capitalize()} of the {answered} customer conversations {on}"
+    else:
+        title = f"💬 The {_number(count)} customer conversation{'s' if count != 1 else ''} {on}"
     status = ("Picked at random. Customers are shown by first name; addresses and long numbers are left out.",)
     return Card(title=title, body="\n\n".join(blocks), status=status)
 

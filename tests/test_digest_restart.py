@@ -62,7 +62,7 @@ async def test_the_digest_goes_out_once_a_day_across_restarts_and_on_start_when_
     late = await run_process(sqlite_url, tmp_path, berlin(WEDNESDAY, 21), rounds, lambda c: c.channel_posts)
 
     titles = [(channel, card.title) for chat in (first, again, late) for channel, _, card in chat.channel_posts]
-    assert titles == [("C-ALL", "💬 The 1 customer conversation answered on Mon 4 Jan"),
-                      ("C-ALL", "💬 The 1 customer conversation answered on Tue 5 Jan")]
+    assert titles == [("C-ALL", "💬 The one customer conversation answered on Mon 4 Jan"),
+                      ("C-ALL", "💬 The one customer conversation answered on Tue 5 Jan")]
     assert "Monday answer" in first.channel_posts[0][2].body and "Tuesday answer" in late.channel_posts[0][2].body
     db.dispose()

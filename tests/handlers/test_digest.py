@@ -94,7 +94,7 @@ async def test_only_conversations_answered_the_day_before_are_picked(ctx, clock,
     assert posts(chat) == []
     assert await round_at(ctx, clock, worker, berlin(TUESDAY, 16)) == 2
     (card,) = posts(chat)
-    assert card.title == "💬 The 2 customer conversations answered on Mon 4 Jan"
+    assert card.title == "💬 The two customer conversations answered on Mon 4 Jan"
     assert card.body == (f"Carol asked (#{first} · Parcel):\n“Where is my parcel?”\nAnn Employee answered:\n"
                          f"“It left our warehouse today.”\n\n"
                          f"Dora asked (#{late} · Invoice):\n“Can I pay by invoice?”\nBob answered:\n"
@@ -166,10 +166,10 @@ async def test_once_a_day_however_often_the_round_runs(ctx, clock, worker, chat)
     for moment in (berlin(TUESDAY, 9, 30), berlin(TUESDAY, 9, 30, ) + timedelta(seconds=30), berlin(TUESDAY, 23, 59),
                    berlin(WEDNESDAY, 9, 29)):
         await round_at(ctx, clock, worker, moment)
-    assert [c.title for c in posts(chat)] == ["💬 The 1 customer conversation answered on Mon 4 Jan"]
+    assert [c.title for c in posts(chat)] == ["💬 The one customer conversation answered on Mon 4 Jan"]
     await round_at(ctx, clock, worker, berlin(WEDNESDAY, 9, 30))
     await round_at(ctx, clock, worker, berlin(WEDNESDAY, 9, 31))
-    assert [c.title for c in posts(chat)][1:] == ["💬 The 1 customer conversation answered on Tue 5 Jan"]
+    assert [c.title for c in posts(chat)][1:] == ["💬 The one customer conversation answered on Tue 5 Jan"]
     with ctx.db.transaction(read_only=True) as s:
         assert s.execute(select(ScheduledRun.period_key).where(ScheduledRun.job == "digest")
                          .order_by(ScheduledRun.period_key)).scalars().all() == ["2027-01-05", "2027-01-06"]
@@ -182,7 +182,7 @@ async def test_a_digest_missed_while_down_goes_out_later_that_day_but_not_the_ne
     conversation(ctx, "Tuesday question", "Tuesday answer", berlin(TUESDAY, 10))
     # down from Tuesday 15:00 to 22:00: Tuesday's digest goes out at 22:00
     await round_at(ctx, clock, worker, berlin(TUESDAY, 22))
-    assert [c.title for c in posts(chat)] == ["💬 The 1 customer conversation answered on Mon 4 Jan"]
+    assert [c.title for c in posts(chat)] == ["💬 The one customer conversation answered on Mon 4 Jan"]
     # down all Wednesday: its digest is not sent on Thursday morning; Thursday's comes at 16:00
     await round_at(ctx, clock, worker, berlin(date(2027, 1, 7), 10))
     assert len(posts(chat)) == 1
