@@ -72,9 +72,12 @@ def shown_day(day: date) -> str:
     return f"{day:%a} {day.day} {day:%b}"
 
 
-def _where(setting: DigestSetting, platform: str | None = None) -> str:
-    """"#C0123", and on which platform when it is not the reader's."""
-    return f"#{setting.channel}" + ("" if setting.platform == platform else f" on {setting.platform.capitalize()}")
+def _where(setting: DigestSetting, actor: Actor, named: Named) -> str:
+    """"this channel" where the command was typed in it, else "#C0123" (and on which platform when it
+    is not the reader's): the core has channels' ids, not their names."""
+    if setting.platform == actor.platform and named.here is not None and setting.channel == named.here:
+        return "this channel"
+    return f"#{setting.channel}" + ("" if setting.platform == actor.platform else f" on {setting.platform.capitalize()}")
 
 
 # ---------------------------------------------------------------- the command
@@ -82,15 +85,15 @@ def _where(setting: DigestSetting, platform: str | None = None) -> str:
 
 def run(ctx: Context, actor: Actor, args: list[str], named: Named) -> Reply:
     if not args:
-        return show(ctx, actor)
+        return show(ctx, actor, named)
     if args[0].lower() == "off":
         if len(args) > 1:
             raise Usage("`digest off` takes no more words.", USAGE)
-        return turn_off(ctx, actor)
+        return turn_off(ctx, actor, named)
     return set_digest(ctx, actor, args, named)
 
 
-def show(ctx: Context, actor: Actor) -> Reply:
+def show(ctx: Context, actor: Actor, named: Named) -> Reply:
     with ctx.db.transaction(read_only=True) as session:
         setting = read_setting(session)
         by = repos.person_refs(session, [setting.set_by]).get(setting.set_by) if setting else None
@@ -98,7 +101,7 @@ def show(ctx: Context, actor: Actor) -> Reply:
         return Reply("There is no daily digest yet: every day it posts five random customer conversations "
                      f"answered the day before in a channel.\nUsage: {USAGE}")
     who = f", set by {by.name}" if by else ""
-    return Reply(f"The daily digest goes to {_where(setting, actor.platform)} at {setting.at} {setting.tz} every day{who}.\n"
+    return Reply(f"The daily digest goes to {_where(setting, actor, named)} at {setting.at} {setting.tz} every day{who}.\n"
                  f"Usage: {USAGE}")
 
 
@@ -126,41 +129,43 @@ def set_digest(ctx: Context, actor: Actor, args: list[str], named: Named) -> Rep
     now = ctx.now()
     starts = first_day(at, zone, now)
     try:
-        before = _store(ctx, actor, channel, f"{at:%H:%M}", zone.key, starts)
+        before, now_set = _store(ctx, actor, channel, f"{at:%H:%M}", zone.key, starts)
     except IntegrityError:  # two people set it at the same moment: the other's row is there now
-        before = _store(ctx, actor, channel, f"{at:%H:%M}", zone.key, starts)
+        before, now_set = _store(ctx, actor, channel, f"{at:%H:%M}", zone.key, starts)
     zone_note = ("" if opts.get("tz") else " (your time zone)" if actor.tz else
                  " (no time zone given and none known for you: UTC; add tz Europe/Berlin to change)")
     moved = ""
     if before is not None and (before.platform, before.channel) != (actor.platform, channel):
-        moved = f" It no longer goes to {_where(before, actor.platform)}."
+        moved = f" It no longer goes to {_where(before, actor, named)}."
     return Reply(f"Every day at {at:%H:%M} {zone.key}{zone_note}, five random customer conversations answered the "
-                 f"day before go to #{channel}: the customer's question, the answer, the colleague's name and the "
+                 f"day before go to {_where(now_set, actor, named)}: the customer's question, the answer, the colleague's name and the "
                  f"customer's first name only, with links to the threads. The first comes {shown_day(starts)}."
                  f"{moved}")
 
 
-def _store(ctx: Context, actor: Actor, channel: str, at: str, tz: str, starts: date) -> DigestSetting | None:
-    """Save the setting; the one it replaced, if any."""
+def _store(ctx: Context, actor: Actor, channel: str, at: str, tz: str,
+           starts: date) -> tuple[DigestSetting | None, DigestSetting]:
+    """Save the setting: the one it replaced (if any), and the new one."""
     with ctx.db.transaction() as session:
         person = repos.person_for(session, actor)
         row = session.get(Setting, SETTING_KEY)
         before = DigestSetting.from_value(row.value) if row is not None and row.value else None
-        value = asdict(DigestSetting(platform=actor.platform, tenant=actor.tenant, channel=channel, at=at, tz=tz,
-                                     set_by=person.id, first_day=starts.isoformat()))
+        setting = DigestSetting(platform=actor.platform, tenant=actor.tenant, channel=channel, at=at, tz=tz,
+                                set_by=person.id, first_day=starts.isoformat())
+        value = asdict(setting)
         if row is None:
             session.add(Setting(key=SETTING_KEY, value=value))
         else:
             row.value, row.updated_at = value, utcnow()
             session.add(row)
-    return before
+    return before, setting
 
 
-def turn_off(ctx: Context, actor: Actor) -> Reply:
+def turn_off(ctx: Context, actor: Actor, named: Named) -> Reply:
     with ctx.db.transaction() as session:
         row = session.get(Setting, SETTING_KEY)
         if row is None or not row.value:
             return Reply(f"There is no daily digest to turn off.\nUsage: {USAGE}")
         before = DigestSetting.from_value(row.value)
         session.delete(row)
-    return Reply(f"The daily digest is off: nothing more goes to {_where(before, actor.platform)}.")
+    return Reply(f"The daily digest is off: nothing more goes to {_where(before, actor, named)}.")

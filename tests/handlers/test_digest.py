@@ -221,7 +221,7 @@ def test_the_command_sets_shows_and_explains(ctx, clock):
     # someone without a known zone, in the channel they type in, at 18:00 UTC (17:00 here is 16:00 UTC)
     said = digest.run(ctx, BOB, ["here", "at", "18:00"], Named(here="C-HERE")).text
     assert said.startswith("Every day at 18:00 UTC (no time zone given and none known for you: UTC; add tz "
-                           "Europe/Berlin to change), ") and "go to #C-HERE" in said
+                           "Europe/Berlin to change), ") and "go to this channel: " in said
     assert said.endswith("The first comes Mon 4 Jan. It no longer goes to #C-ALL.")
     with ctx.db.transaction(read_only=True) as s:
         value = s.get(Setting, "digest").value
