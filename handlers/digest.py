@@ -77,7 +77,8 @@ def _where(setting: DigestSetting, actor: Actor, named: Named) -> str:
     is not the reader's): the core has channels' ids, not their names."""
     if setting.platform == actor.platform and named.here is not None and setting.channel == named.here:
         return "this channel"
-    return f"#{setting.channel}" + ("" if setting.platform == actor.platform else f" on {setting.platform.capitalize()}")
+    elsewhere = "" if setting.platform == actor.platform else f" on {setting.platform.capitalize()}"
+    return f"#{setting.channel}{elsewhere}"
 
 
 # ---------------------------------------------------------------- the command
@@ -101,8 +102,8 @@ def show(ctx: Context, actor: Actor, named: Named) -> Reply:
         return Reply("There is no daily digest yet: every day it posts five random customer conversations "
                      f"answered the day before in a channel.\nUsage: {USAGE}")
     who = f", set by {by.name}" if by else ""
-    return Reply(f"The daily digest goes to {_where(setting, actor, named)} at {setting.at} {setting.tz} every day{who}.\n"
-                 f"Usage: {USAGE}")
+    return Reply(f"The daily digest goes to {_where(setting, actor, named)} at {setting.at} {setting.tz} every "
+                 f"day{who}.\nUsage: {USAGE}")
 
 
 def _channel(word: str, named: Named) -> str:
@@ -138,9 +139,9 @@ def set_digest(ctx: Context, actor: Actor, args: list[str], named: Named) -> Rep
     if before is not None and (before.platform, before.channel) != (actor.platform, channel):
         moved = f" It no longer goes to {_where(before, actor, named)}."
     return Reply(f"Every day at {at:%H:%M} {zone.key}{zone_note}, five random customer conversations answered the "
-                 f"day before go to {_where(now_set, actor, named)}: the customer's question, the answer, the colleague's name and the "
-                 f"customer's first name only, with links to the threads. The first comes {shown_day(starts)}."
-                 f"{moved}")
+                 f"day before go to {_where(now_set, actor, named)}: the customer's question, the answer, the "
+                 "colleague's name and the customer's first name only, with links to the threads. The first comes "
+                 f"{shown_day(starts)}.{moved}")
 
 
 def _store(ctx: Context, actor: Actor, channel: str, at: str, tz: str,

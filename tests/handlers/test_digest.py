@@ -5,7 +5,7 @@ is read from the recording chat, after the real delivery worker has sent it."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -38,7 +38,8 @@ def conversation(ctx, question: str, answer: str | None, when: datetime, *, name
                  email: str = "carol@example.com", by: Actor = ANN, subject: str = "Help") -> tuple[int, int | None]:
     """A customer writes ``question``; ``by`` answers with ``answer`` (``note: …`` keeps it internal) at
     ``when``: the ticket and the reply (or note)."""
-    ticket = tickets.intake(ctx, replace(mail(text=question, sender=email, subject=subject), sender_name=name)).ticket_id
+    message = replace(mail(text=question, sender=email, subject=subject), sender_name=name)
+    ticket = tickets.intake(ctx, message).ticket_id
     if answer is None:
         return ticket, None
     tickets.answer(ctx, by, ticket, answer, in_thread(ticket))
