@@ -30,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.lease import Lease
-from handlers import rotation_jobs
+from handlers import digest_jobs, rotation_jobs
 from handlers.context import Context
 from handlers.scheduled import Period, run_once
 from storage import repos
@@ -233,6 +233,9 @@ async def start_scheduler(pitchin, heartbeat_seconds: float | None = None) -> Sc
     # so this only needs to look often enough; a round the leader missed is made up by the next
     scheduler.repeat("rotation-jobs", lambda: asyncio.to_thread(rotation_jobs.tick, pitchin.ctx, scheduler.lease.owner),
                      seconds=rotation_jobs.ROUND_SECONDS)
+    # the daily digest: keyed by its local date, so a round that finds it sent does nothing
+    scheduler.repeat("digest", lambda: asyncio.to_thread(digest_jobs.tick, pitchin.ctx, scheduler.lease.owner),
+                     seconds=digest_jobs.ROUND_SECONDS)
     if heartbeat_seconds:
         scheduler.every("heartbeat", heartbeat, seconds=heartbeat_seconds)
     await scheduler.start()
