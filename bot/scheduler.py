@@ -12,7 +12,8 @@ Two kinds of job:
   outbox, commit with the record of the run. Reminders, briefings and digests are of this kind.
 - ``repeat(job, poll, seconds=…)``: a coroutine whose work is idempotent anyway (the IMAP poll:
   intake recognises a mail by its Message-ID; the rotations' round: each reminder and escalation
-  is keyed with run_once), run by the leader only.
+  is keyed with run_once; the message vectors: stored once per text and model), run by the leader
+  only, one round at a time; ``run_soon(job)`` asks for a round now rather than at the next interval.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.lease import Lease
-from handlers import digest_jobs, rotation_jobs
+from handlers import digest_jobs, message_vectors, rotation_jobs
 from handlers.context import Context
 from handlers.scheduled import Period, run_once
 from storage import repos
@@ -41,6 +42,10 @@ RENEW_SECONDS = 3.0  # the leader renews its lease, and stand-bys try to take it
 RUNS_KEPT = timedelta(days=30)
 # interval periods start at multiples of the interval since the epoch: every process names them alike
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MESSAGE_VECTORS = "message-vectors"
+# how often the leader looks for customer texts without a vector: intake asks for a round at once
+# (ctx.texts_arrived), so this only matters for texts stored by another process than the leader
+MESSAGE_VECTOR_SECONDS = 30
 
 
 def _not_a_cancelled_job(record: logging.LogRecord) -> bool:
@@ -64,6 +69,9 @@ class Scheduler:
         self.aps: AsyncIOScheduler | None = None  # running while, and only while, this process leads
         self._watcher: asyncio.Task | None = None
         self._deadline: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._running: set[str] = set()  # repeat jobs with a round under way
+        self._again: set[str] = set()  # repeat jobs asked for another round while one was under way
         logging.getLogger("apscheduler.executors.default").addFilter(_not_a_cancelled_job)  # added once
 
     @property
@@ -98,8 +106,29 @@ class Scheduler:
             raise ValueError(f"scheduled job {job.id} is registered twice")
         self._jobs.append(job)
 
+    def run_soon(self, job_id: str) -> None:
+        """A round of the repeat job ``job_id`` now rather than at its next interval, or right after
+        the round under way; callable from any thread. Nothing when this process does not lead: the
+        leader's next round does the work."""
+        if not any(job.id == job_id and not job.keyed for job in self._jobs):
+            raise ValueError(f"run_soon: {job_id} is not a repeat job of this scheduler")
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._run_soon, job_id)
+
+    def _run_soon(self, job_id: str) -> None:
+        if self.aps is None:
+            return
+        if job_id in self._running:
+            self._again.add(job_id)
+            return
+        job = next(job for job in self._jobs if job.id == job_id)
+        self.aps.add_job(self._fire, "date", run_date=datetime.now(timezone.utc), args=[job], id=f"{job_id}:soon",
+                         replace_existing=True)
+
     async def start(self) -> None:
         """Try to lead now, then keep trying (or renewing) in the background."""
+        self._loop = asyncio.get_running_loop()
         await self._renew()
         if not self.leading:
             log.info("another process runs the scheduler; this one stands by (%s)", self.lease.owner)
@@ -142,7 +171,10 @@ class Scheduler:
         aps = AsyncIOScheduler(timezone=timezone.utc)
         now = datetime.now(timezone.utc)
         for job in self._jobs:
-            aps.add_job(self._fire, job.trigger, args=[job], id=job.id, max_instances=1, coalesce=True,
+            # a repeat job's fire during its own long round is not skipped with a warning but folded
+            # into that round (``_fire``): two instances may start, one round runs
+            aps.add_job(self._fire, job.trigger, args=[job], id=job.id, max_instances=1 if job.keyed else 2,
+                        coalesce=True,
                         misfire_grace_time=max(1, int(job.grace.total_seconds())))
             # at once too: a poll's first round, or the period that came due while nobody led
             aps.add_job(self._fire, "date", run_date=now, args=[job], id=f"{job.id}:on-lead")
@@ -156,6 +188,7 @@ class Scheduler:
             self._deadline.cancel()
             self._deadline = None
         aps, self.aps = self.aps, None
+        self._again.clear()
         if aps is not None:
             aps.shutdown(wait=False)
             if why is not None:
@@ -167,7 +200,7 @@ class Scheduler:
             asyncio.get_running_loop().call_soon(self._step_down, f"its scheduler lease ran out before {job.id} ran")
             return
         if not job.keyed:
-            await job.fn()
+            await self._rounds(job)
             return
         start = latest_start(job.trigger, datetime.now(timezone.utc), job.grace)
         if start is None:
@@ -182,6 +215,22 @@ class Scheduler:
             return
         if ran:
             log.info("scheduled job %s ran for the period %s", job.id, period.key)
+
+    async def _rounds(self, job: _Job) -> None:
+        """Run a repeat job's round, and again while another was asked for meanwhile (one at a time)."""
+        if job.id in self._running:
+            self._again.add(job.id)
+            return
+        aps = self.aps
+        self._running.add(job.id)
+        try:
+            while True:
+                self._again.discard(job.id)
+                await job.fn()
+                if job.id not in self._again or self.aps is not aps:
+                    return
+        finally:
+            self._running.discard(job.id)
 
     async def stop(self) -> None:
         if self._watcher is not None:
@@ -212,6 +261,31 @@ def latest_start(trigger: BaseTrigger, now: datetime, grace: timedelta) -> datet
     return latest
 
 
+class MessageVectorRounds:
+    """The message-vectors job: each round computes and stores the vectors of up to
+    ``message_vectors.FILL_BATCH`` customer texts that lack one, in a thread; a full round asks for
+    the next at once, so a history is filled batch after batch (and stepping down stops it between
+    two). A failing model is logged and tried again next round; intake never waits for it."""
+
+    def __init__(self, ctx: Context, scheduler: Scheduler, batch: int = message_vectors.FILL_BATCH):
+        self.ctx, self.scheduler, self.batch = ctx, scheduler, batch
+        self.failing = False  # the last round failed: its traceback is logged, the next ones' are not
+
+    async def __call__(self) -> None:
+        try:
+            filled = await asyncio.to_thread(message_vectors.fill_missing, self.ctx, self.batch)
+        except Exception as exc:
+            log.warning("message vectors: could not compute them (%s: %s); the next round tries again in %d s",
+                        type(exc).__name__, exc, MESSAGE_VECTOR_SECONDS, exc_info=not self.failing)
+            self.failing = True
+            return
+        if self.failing:
+            log.info("message vectors: the local model works again")
+            self.failing = False
+        if filled.more:
+            self.scheduler.run_soon(MESSAGE_VECTORS)
+
+
 def forget_old_runs(ctx: Context, session, period: Period) -> None:
     repos.prune_runs(session, period.start - RUNS_KEPT)
 
@@ -236,6 +310,8 @@ async def start_scheduler(pitchin, heartbeat_seconds: float | None = None) -> Sc
     # the daily digest: keyed by its local date, so a round that finds it sent does nothing
     scheduler.repeat("digest", lambda: asyncio.to_thread(digest_jobs.tick, pitchin.ctx, scheduler.lease.owner),
                      seconds=digest_jobs.ROUND_SECONDS)
+    scheduler.repeat(MESSAGE_VECTORS, MessageVectorRounds(pitchin.ctx, scheduler), seconds=MESSAGE_VECTOR_SECONDS)
+    pitchin.ctx.texts_arrived = lambda: scheduler.run_soon(MESSAGE_VECTORS)
     if heartbeat_seconds:
         scheduler.every("heartbeat", heartbeat, seconds=heartbeat_seconds)
     await scheduler.start()

@@ -19,6 +19,8 @@ class Context:
     escalate_minutes: int = 30  # working minutes a ticket may stay unclaimed before the person on duty is sent it
     clock: Clock = field(default_factory=SystemClock)
     wake: Callable[[], None] = lambda: None  # tells an in-process delivery worker there is work
+    # tells the message-vectors job (bot/scheduler.py) a customer text waits for its vector; from any thread
+    texts_arrived: Callable[[], None] = lambda: None
     embedder: Any = None  # handlers.similarity.Embedder; the local model when None
     local_model: Any = None  # handlers.local_model.ModelFiles: the local model's files; the bundled ones when None
     writer: Any = None  # handlers.briefing_text.IssueWriter: writes issues' labels (OPENAI_API_KEY); None: no AI

@@ -142,6 +142,7 @@ def log(ctx: Context, actor: Actor, draft: Draft) -> Reply:
             filed = _filed_reply(session, card, created=True)
     _save_vectors(ctx)
     if not candidates:
+        ctx.texts_arrived()  # the requests just filed get their message vectors (message_vectors.py)
         return Reply(filed.text + (f"\n{still} If one is the same as this card, merge them." if still else ""))
     lines = ["This sounds like feedback we have heard before:"]
     buttons = []
@@ -253,6 +254,7 @@ def add_to_card(ctx: Context, actor: Actor, value: str) -> Reply:
         card, _ = _file(session, person.id, Draft(**{**saved.data, "customers": tuple(saved.data["customers"])}),
                         int(card_id))
         reply = _filed_reply(session, card, created=False)
+    ctx.texts_arrived()
     return Reply(reply.text, replace_original=True)
 
 
@@ -266,6 +268,7 @@ def create_new(ctx: Context, actor: Actor, value: str) -> Reply:
             return saved
         card, _ = _file(session, person.id, Draft(**{**saved.data, "customers": tuple(saved.data["customers"])}), None)
         reply = _filed_reply(session, card, created=True)
+    ctx.texts_arrived()
     return Reply(reply.text, replace_original=True)
 
 

@@ -61,6 +61,8 @@ def intake(ctx: Context, msg: InboundMessage) -> IntakeResult:
         if result.folded:
             log.info("folded a mail from %s into #%s: %s", msg.sender_email, result.ticket_id, result.reason)
         ctx.wake()
+        if not msg.auto_reply:  # its vector is computed a moment later, off this thread (message_vectors)
+            ctx.texts_arrived()
     return result
 
 
