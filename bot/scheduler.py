@@ -123,8 +123,9 @@ class Scheduler:
             self._again.add(job_id)
             return
         job = next(job for job in self._jobs if job.id == job_id)
+        # however busy the loop is, it runs late rather than being dropped as missed
         self.aps.add_job(self._fire, "date", run_date=datetime.now(timezone.utc), args=[job], id=f"{job_id}:soon",
-                         replace_existing=True)
+                         replace_existing=True, misfire_grace_time=None)
 
     async def start(self) -> None:
         """Try to lead now, then keep trying (or renewing) in the background."""

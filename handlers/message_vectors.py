@@ -153,7 +153,7 @@ def missing(session, model: str, limit: int) -> list[_Missing]:
         .order_by(TicketMessage.id.desc()).limit(limit)).all()
     first = dict(session.execute(
         select(TicketMessage.ticket_id, func.min(TicketMessage.id))
-        .where(TicketMessage.kind == "customer", TicketMessage.ticket_id.in_({row[1] for row in messages}))
+        .where(TicketMessage.kind == "customer", TicketMessage.ticket_id.in_(sorted({row[1] for row in messages})))
         .group_by(TicketMessage.ticket_id)).all()) if messages else {}
     found = [_Missing(MESSAGE, mid, message_text(subject, text) if first.get(tid) == mid else (text or "").strip(),
                       _utc(at))
