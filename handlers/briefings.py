@@ -1,0 +1,150 @@
+"""Briefings: every department hears, each week, the three things customers raised most.
+
+`department add|list|remove|unmove` (handlers/departments.py) says who hears what; `brief
+[department]` shows this week's briefing now, to the asker only, with **Post to #channel**; the
+weekly one goes out by itself (handlers/briefing_jobs.py). The buttons on a briefing: "Not ours →
+Billing" moves an issue, and the issues like it later, to another department's briefing (with
+Undo), and Post queues the asker's preview in the department's channel, once.
+
+Composing is handlers/briefing_compose.py (read from stored vectors, never a model call but the
+optional IssueWriter's); the words are handlers/briefing_render.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from handlers import departments, outbound, thread_links
+from handlers.base import Actor, Button, Named, Reply, Usage
+from handlers.briefing_compose import WEEK, compose
+from handlers.briefing_render import MOVE, POST, UNMOVE, card, empty_text  # noqa: F401 (ids for the registry)
+from handlers.context import Context
+from handlers.departments import by_name, week_before
+from handlers.scheduled import run_once
+from storage import repos
+from storage.models import BriefingIssue, Department, IssueRoute
+
+log = logging.getLogger("pitchin.briefings")
+
+BRIEF_USAGE = "brief [department]"
+POSTED = "briefing.post"  # run_once job of a preview posted with its button; key "<department id>:<since epoch>"
+
+
+def _zone(actor: Actor):
+    from zoneinfo import ZoneInfo
+
+    try:
+        return ZoneInfo(actor.tz) if actor.tz else timezone.utc
+    except Exception:
+        return timezone.utc
+
+
+def brief(ctx: Context, actor: Actor, args: list[str], named: Named) -> Reply:
+    """This week's briefing (the last 7 days), now, only to the asker: a department's, or the company's."""
+    if len(args) > 1:
+        raise Usage("Give one department's name at most (one word, as `department list` shows it).", BRIEF_USAGE)
+    now = ctx.now()
+    with ctx.db.transaction() as session:
+        dept = by_name(session, args[0], BRIEF_USAGE) if args else None
+        b = compose(ctx, session, dept, now - WEEK, now, zone=None if dept else _zone(actor))
+    if not b.issues:
+        return Reply(empty_text(b))
+    shown = card(b, actor.platform, post=True)
+    hint = "" if dept else "\n(The company's top three; `brief <department>` for one department's.)"
+    return Reply(f"{shown.title}\n\n{shown.body}{hint}", actions=shown.actions)
+
+
+# ---------------------------------------------------------------- buttons
+
+
+def _ids(value: str, count: int) -> list[int] | None:
+    parts = str(value).split(":")
+    return [int(p) for p in parts] if len(parts) == count and all(p.isdigit() for p in parts) else None
+
+
+def move(ctx: Context, actor: Actor, value: str) -> Reply:
+    """"Not ours → Billing": this issue, and later issues like it, go to Billing's briefing."""
+    ids = _ids(value, 2)
+    if ids is None:
+        return Reply(f"That button carries “{value}”, which is not an issue and a department.", ok=False)
+    with ctx.db.transaction() as session:
+        issue, target = session.get(BriefingIssue, ids[0]), session.get(Department, ids[1])
+        if issue is None or target is None:
+            return Reply("That issue or department is not there any more (the department was removed?). "
+                         "`department list` shows what is.", ok=False)
+        source = session.get(Department, issue.department_id) if issue.department_id else None
+        latest = session.execute(select(IssueRoute).where(IssueRoute.issue_id == issue.id)
+                                 .order_by(IssueRoute.id.desc()).limit(1)).scalar_one_or_none()
+        if latest is not None and latest.department_id == target.id:
+            return Reply(f"“{issue.label}” is moved to {target.name} already.",
+                         actions=(Button("Undo", UNMOVE, str(latest.id)),))
+        mover = repos.person_for(session, actor)
+        route = IssueRoute(department_id=target.id, from_department_id=source.id if source else None,
+                           issue_id=issue.id, label=issue.label, model=issue.model, centroid=issue.centroid,
+                           moved_by_id=mover.id, created_at=ctx.now())
+        session.add(route)
+        session.flush()
+        route_id, label, name = route.id, issue.label, target.name
+        away = f" and leave {source.name}'s" if source else ""
+    return Reply(f"Moved “{label}” to {name}: from the next briefing on, issues like it go to "
+                 f"{name}'s briefing{away}. Undo with the button, or `department unmove {route_id}`.",
+                 actions=(Button("Undo", UNMOVE, str(route_id)),))
+
+
+def unmove(ctx: Context, actor: Actor, value: str) -> Reply:
+    ids = _ids(value, 1)
+    if ids is None:
+        return Reply(f"That button carries “{value}”, which is not a move's number.", ok=False)
+    ok, said = departments.undo_move(ctx, ids[0])
+    return Reply(said, ok=ok)
+
+
+def post(ctx: Context, actor: Actor, value: str) -> Reply:
+    """**Post to #channel** under a preview: the same week's briefing, queued in the department's
+    channel, once (a second click, or a colleague's, is told it is there)."""
+    ids = _ids(value, 2)
+    if ids is None:
+        return Reply(f"That button carries “{value}”, which is not a department and a week.", ok=False)
+    dept_id, epoch = ids
+    since = datetime.fromtimestamp(epoch, timezone.utc)
+    with ctx.db.transaction(read_only=True) as session:
+        dept = session.get(Department, dept_id)
+        if dept is None:
+            return Reply("That department is not there any more: nothing was posted.", ok=False)
+        channel = dept.channel_id
+
+    def send(session) -> None:
+        found = session.get(Department, dept_id)
+        b = compose(ctx, session, found, since, since + WEEK)
+        shown = card(b, found.platform)
+        outbound.post_to_channel(ctx, session, found.platform, found.channel_id,
+                                 shown.title if b.issues else empty_text(b), shown if b.issues else None)
+
+    if not run_once(ctx, POSTED, f"{dept_id}:{epoch}", send):
+        return Reply(f"This briefing is in #{channel} already: it is posted once.")
+    return Reply(f"Queued in #{channel}: the briefing goes out in a moment.")
+
+
+# ---------------------------------------------------------------- the weekly one
+
+
+def send_weekly(ctx: Context, session, dept_id: int, due: datetime) -> None:
+    """The week before ``due``: to the department's channel, and by DM to its managers. A week
+    with nothing raised is said in one line, in the channel only."""
+    dept = session.get(Department, dept_id)
+    if dept is None:
+        return  # removed a moment ago
+    since, until = week_before(due)
+    b = compose(ctx, session, dept, since, until)
+    if not b.issues:
+        outbound.post_to_channel(ctx, session, dept.platform, dept.channel_id, empty_text(b))
+        return
+    shown = card(b, dept.platform)
+    outbound.post_to_channel(ctx, session, dept.platform, dept.channel_id, shown.title, shown)
+    for person_id in dept.managers:
+        platform = thread_links.reading_platform(session, person_id, ctx.platforms) or dept.platform
+        mine = card(b, platform)
+        outbound.post_to_person(ctx, session, person_id, mine.title, mine)
