@@ -109,4 +109,4 @@ def terminal_text(b: Briefing) -> str:
     """For `pitchin brief`: the title and the issues, links included."""
     if not b.issues:
         return empty_text(b)
-    return f"{title(b)}\n\n{body(b, None if b.platform == 'console' else b.platform)}"
+    return f"{title(b)}\n\n{body(b, b.platform)}"
