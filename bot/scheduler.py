@@ -30,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.lease import Lease
-from handlers import rotation_jobs
+from handlers import briefing_jobs, rotation_jobs
 from handlers.context import Context
 from handlers.scheduled import Period, run_once
 from storage import repos
@@ -233,6 +233,11 @@ async def start_scheduler(pitchin, heartbeat_seconds: float | None = None) -> Sc
     # so this only needs to look often enough; a round the leader missed is made up by the next
     scheduler.repeat("rotation-jobs", lambda: asyncio.to_thread(rotation_jobs.tick, pitchin.ctx, scheduler.lease.owner),
                      seconds=rotation_jobs.ROUND_SECONDS)
+    # each department's weekly briefing, keyed per department and local day: sent once, and one
+    # missed while no process ran goes out on the next round the same local day
+    scheduler.repeat("weekly-briefings",
+                     lambda: asyncio.to_thread(briefing_jobs.tick, pitchin.ctx, scheduler.lease.owner),
+                     seconds=briefing_jobs.ROUND_SECONDS)
     if heartbeat_seconds:
         scheduler.every("heartbeat", heartbeat, seconds=heartbeat_seconds)
     await scheduler.start()
