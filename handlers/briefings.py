@@ -13,7 +13,7 @@ optional IssueWriter's); the words are handlers/briefing_render.py.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import select
 
@@ -30,6 +30,7 @@ from storage.models import BriefingIssue, Department, IssueRoute
 log = logging.getLogger("pitchin.briefings")
 
 BRIEF_USAGE = "brief [department]"
+CLI_USAGE = "pitchin brief [--department NAME] [--since YYYY-MM-DD]"
 POSTED = "briefing.post"  # run_once job of a preview posted with its button; key "<department id>:<since epoch>"
 
 
@@ -148,3 +149,25 @@ def send_weekly(ctx: Context, session, dept_id: int, due: datetime) -> None:
         platform = thread_links.reading_platform(session, person_id, ctx.platforms) or dept.platform
         mine = card(b, platform)
         outbound.post_to_person(ctx, session, person_id, mine.title, mine)
+
+
+# ---------------------------------------------------------------- in a terminal
+
+
+def terminal(ctx: Context, department: str | None, since: date | None) -> str:
+    """`pitchin brief`: the briefing of the 7 days from ``since`` (midnight in the department's zone,
+    UTC for the company's), or of the last 7 days; nothing stored, no buttons. Raises Usage for a
+    department that does not exist."""
+    from handlers.briefing_render import terminal_text
+
+    with ctx.db.transaction(read_only=True) as session:
+        dept = by_name(session, department, CLI_USAGE) if department else None
+        zone = departments.zone_of(dept) if dept else timezone.utc
+        if since is None:
+            until = ctx.now()
+            start = until - WEEK
+        else:
+            start = datetime.combine(since, datetime.min.time(), tzinfo=zone)
+            until = (start + WEEK).astimezone(timezone.utc)
+            start = start.astimezone(timezone.utc)
+        return terminal_text(compose(ctx, session, dept, start, until, store=False, zone=zone))
