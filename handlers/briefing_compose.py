@@ -193,7 +193,9 @@ def _quotes(session, group: Group, chosen_words: tuple[str, ...]) -> tuple[Quote
         member = next((m for m in group.members if verbatim(words, [m.text])), None)
         if member is not None and all(member.customer != p[1].customer for p in picks):
             picks.append((quote_of(words), member))
-    for member in group.members:
+    # without the model's picks the label is the central message already: quote the others first
+    others = group.members if chosen_words else group.members[1:] + group.members[:1]
+    for member in others:
         if len(picks) >= 2:
             break
         if all(member.customer != p[1].customer for p in picks):
