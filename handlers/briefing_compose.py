@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 
 import numpy as np
@@ -79,6 +79,7 @@ class ShownIssue:
     issue_id: int | None = None  # the stored BriefingIssue (carried by the "Not ours" buttons)
     moves: tuple[tuple[int, str], ...] = ()  # (department id, name) it can be moved to
     extra: bool = False  # the company's top issue, added to a department's own
+    centroid: np.ndarray | None = field(default=None, repr=False, compare=False)  # the issue's mean vector
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Briefing:
     zone: tzinfo
     raised: int  # distinct customers who raised anything this week
     issues: tuple[ShownIssue, ...] = field(default=())
+    model: str = ""  # the model its vectors are of
 
 
 @dataclass
@@ -273,8 +275,9 @@ def _previous_issue(session, dept_id: int | None, model: str, week_start: date, 
 def compose(ctx: Context, session, dept: Department | None, since: datetime, until: datetime, *,
             store: bool = True, zone: tzinfo | None = None) -> Briefing:
     """The briefing of [since, until) for ``dept`` (None: the company's top three). With ``store``,
-    each issue shown is kept as a BriefingIssue (its id goes on the "Not ours" buttons, next week's
-    issues are matched to it)."""
+    each issue shown is kept as a BriefingIssue in ``session`` (``keep``). Callers that post compose
+    in a read-only transaction and ``keep`` in the writing one: a language model's labels take
+    seconds, and SQLite's write lock must not wait on them."""
     model = model_name(ctx)
     items = message_vectors.week_items(session, since - WEEK, until, model)
     this = [i for i in items if i.at >= since]
@@ -282,7 +285,7 @@ def compose(ctx: Context, session, dept: Department | None, since: datetime, unt
     groups = [g for g in week_groups(this, GROUPS) if g.customers >= MIN_CUSTOMERS]
     routes = list(session.execute(select(IssueRoute).where(IssueRoute.model == model)).scalars()) if dept else []
     owners = route_owners(groups, routes)
-    about = None
+    about = None  # words embedded by another model than the messages' are not comparable: left out
     if dept is not None and dept.about_vector is not None and dept.about_model == model:
         about = _unit(message_vectors.decode(dept.about_vector))
     picked = choose(groups, owners, dept, about)
@@ -290,27 +293,32 @@ def compose(ctx: Context, session, dept: Department | None, since: datetime, unt
     before = match_last_week(chosen, week_groups(last, LAST_WEEK_GROUPS))
     others = list(session.execute(select(Department).order_by(Department.name)).scalars()) if dept else []
     zone = zone or (zone_of(dept) if dept is not None else None) or since.tzinfo
-    week_start = since.astimezone(zone).date()
     shown = []
     for (index, extra), group, figure in zip(picked, chosen, before):
         texts = [m.text for m in group.members[:WRITER_TEXTS]]
         written = write_issue(ctx.writer, texts, group.members[0].text)
         tickets = _tickets(group)
-        issue_id = None
-        if store:
-            row = BriefingIssue(department_id=dept.id if dept else None, week_start=week_start, label=written.label,
-                                customers=group.customers, model=model,
-                                centroid=message_vectors.encode(group.centroid),
-                                previous_id=_previous_issue(session, dept.id if dept else None, model, week_start,
-                                                            group.centroid),
-                                created_at=ctx.now())
-            session.add(row)
-            session.flush()
-            issue_id = row.id
         shown.append(ShownIssue(written.label, written.summary, written.ai, group.customers, figure,
                                 _quotes(session, group, written.quotes if written.ai else ()), _card(session, group),
-                                len(tickets), _answered(session, tickets), issue_id, _moves(group, dept, others),
-                                extra))
-    return Briefing(dept.name if dept else None, dept.id if dept else None, dept.platform if dept else None,
-                    dept.channel_id if dept else None, since, until, zone, len({i.customer for i in this}),
-                    tuple(shown))
+                                len(tickets), _answered(session, tickets), None, _moves(group, dept, others),
+                                extra, group.centroid))
+    b = Briefing(dept.name if dept else None, dept.id if dept else None, dept.platform if dept else None,
+                 dept.channel_id if dept else None, since, until, zone, len({i.customer for i in this}),
+                 tuple(shown), model)
+    return keep(ctx, session, b) if store else b
+
+
+def keep(ctx: Context, session, b: Briefing) -> Briefing:
+    """Store each issue of ``b`` as a BriefingIssue (the "Not ours" buttons carry its id; next
+    week's issues are matched to it) and return ``b`` with the ids."""
+    week_start = b.since.astimezone(b.zone).date()
+    kept = []
+    for issue in b.issues:
+        row = BriefingIssue(department_id=b.department_id, week_start=week_start, label=issue.label,
+                            customers=issue.customers, model=b.model, centroid=message_vectors.encode(issue.centroid),
+                            previous_id=_previous_issue(session, b.department_id, b.model, week_start, issue.centroid),
+                            created_at=ctx.now())
+        session.add(row)
+        session.flush()
+        kept.append(replace(issue, issue_id=row.id))
+    return replace(b, issues=tuple(kept))

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import select, tuple_
 
-from handlers.briefings import send_weekly
+from handlers.briefings import send_weekly, weekly
 from handlers.context import Context
 from handlers.departments import due_at
 from handlers.scheduled import run_once
@@ -59,8 +59,14 @@ def tick(ctx: Context, owner: str = "") -> int:
         if item.key in done:
             continue
         try:
-            if run_once(ctx, JOB, item.key, lambda session, item=item: send_weekly(ctx, session, item.department_id,
-                                                                                  item.at), owner):
+            # composed before the writing transaction: a language model's labels take seconds, and the
+            # write lock (SQLite's) must not wait on them; composing twice in two workers is harmless
+            with ctx.db.transaction(read_only=True) as session:
+                b = weekly(ctx, session, item.department_id, item.at)
+            if b is None:
+                continue
+            if run_once(ctx, JOB, item.key, lambda session, b=b, item=item: send_weekly(ctx, session,
+                                                                                       item.department_id, b), owner):
                 sent += 1
                 log.info("weekly briefing %s sent", item.key)
         except Exception:  # one department's failure must not hold back the others; tried next round

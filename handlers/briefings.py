@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from handlers import departments, outbound, thread_links
 from handlers.base import Actor, Button, Named, Reply, Usage
-from handlers.briefing_compose import WEEK, compose
+from handlers.briefing_compose import WEEK, compose, keep
 from handlers.briefing_render import MOVE, POST, UNMOVE, card, empty_text  # noqa: F401 (ids for the registry)
 from handlers.context import Context
 from handlers.departments import by_name, week_before
@@ -48,9 +48,12 @@ def brief(ctx: Context, actor: Actor, args: list[str], named: Named) -> Reply:
     if len(args) > 1:
         raise Usage("Give one department's name at most (one word, as `department list` shows it).", BRIEF_USAGE)
     now = ctx.now()
-    with ctx.db.transaction() as session:
+    with ctx.db.transaction(read_only=True) as session:
         dept = by_name(session, args[0], BRIEF_USAGE) if args else None
-        b = compose(ctx, session, dept, now - WEEK, now, zone=None if dept else _zone(actor))
+        b = compose(ctx, session, dept, now - WEEK, now, store=False, zone=None if dept else _zone(actor))
+    if b.issues:
+        with ctx.db.transaction() as session:
+            b = keep(ctx, session, b)
     if not b.issues:
         return Reply(empty_text(b))
     shown = card(b, actor.platform, post=True)
@@ -116,13 +119,13 @@ def post(ctx: Context, actor: Actor, value: str) -> Reply:
         if dept is None:
             return Reply("That department is not there any more: nothing was posted.", ok=False)
         channel = dept.channel_id
+        b = compose(ctx, session, dept, since, since + WEEK, store=False)
 
     def send(session) -> None:
-        found = session.get(Department, dept_id)
-        b = compose(ctx, session, found, since, since + WEEK)
-        shown = card(b, found.platform)
-        outbound.post_to_channel(ctx, session, found.platform, found.channel_id,
-                                 shown.title if b.issues else empty_text(b), shown if b.issues else None)
+        kept = keep(ctx, session, b)
+        shown = card(kept, dept.platform)
+        outbound.post_to_channel(ctx, session, dept.platform, dept.channel_id,
+                                 shown.title if kept.issues else empty_text(kept), shown if kept.issues else None)
 
     if not run_once(ctx, POSTED, f"{dept_id}:{epoch}", send):
         return Reply(f"This briefing is in #{channel} already: it is posted once.")
@@ -132,14 +135,23 @@ def post(ctx: Context, actor: Actor, value: str) -> Reply:
 # ---------------------------------------------------------------- the weekly one
 
 
-def send_weekly(ctx: Context, session, dept_id: int, due: datetime) -> None:
-    """The week before ``due``: to the department's channel, and by DM to its managers. A week
-    with nothing raised is said in one line, in the channel only."""
+def weekly(ctx: Context, session, dept_id: int, due: datetime):
+    """The briefing of the week before ``due``, composed (read only) and not yet kept; None when
+    the department is gone."""
+    dept = session.get(Department, dept_id)
+    if dept is None:
+        return None
+    since, until = week_before(due)
+    return compose(ctx, session, dept, since, until, store=False)
+
+
+def send_weekly(ctx: Context, session, dept_id: int, b) -> None:
+    """``b`` (from ``weekly``) to the department's channel, and by DM to its managers. A week with
+    nothing raised is said in one line, in the channel only."""
     dept = session.get(Department, dept_id)
     if dept is None:
         return  # removed a moment ago
-    since, until = week_before(due)
-    b = compose(ctx, session, dept, since, until)
+    b = keep(ctx, session, b)
     if not b.issues:
         outbound.post_to_channel(ctx, session, dept.platform, dept.channel_id, empty_text(b))
         return

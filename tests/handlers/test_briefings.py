@@ -4,7 +4,7 @@ each, vectors from the bundled model): the change from last week, quotes in cust
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -14,7 +14,6 @@ from handlers.base import Actor
 from handlers.briefing_compose import compose
 from handlers.briefing_text import Written
 from handlers.departments import week_before
-from handlers.registry import run_command
 from storage.models import BriefingIssue
 from tests.handlers.briefing_helpers import CARDS, PASSWORDS, REFUNDS, Said, background, people, seed
 

@@ -16,7 +16,7 @@ from handlers.departments import week_before
 from storage.models import Department, IssueRoute
 from tests.handlers.briefing_helpers import CARDS, PASSWORDS, REFUNDS, background, people, seed
 from tests.handlers.rotation_helpers import set_clock
-from tests.handlers.test_briefings import ANN, BERLIN, MONDAY, THIS_WEEK, two_weeks
+from tests.handlers.test_briefings import ANN, MONDAY, THIS_WEEK, two_weeks
 
 BOB = Actor("test", "U-BOB", "Bob")
 NAMED = Named(people=(BOB,), channels=("C-BILL",), here="C-HERE")
