@@ -13,6 +13,7 @@ from bot.config import ConfigError, Settings
 from bot.delivery import DeliveryWorker
 from bot.http_guard import GuardedServer, ServerLimits
 from bot.llm import OpenAIEmbedder, make_llm_client
+from bot.llm_writer import OpenAIIssueWriter
 from handlers.base import ChatPort, CustomerChannel
 from handlers.context import Context
 from handlers.local_model import ModelError, ModelFiles
@@ -63,6 +64,7 @@ class Pitchin:
         self.llm = make_llm_client(settings)  # the one OpenAI client (None without OPENAI_API_KEY)
         if self.llm is not None:
             self.ctx.embedder = OpenAIEmbedder(self.llm, settings.openai_embedding_model)
+            self.ctx.writer = OpenAIIssueWriter(self.llm, settings.openai_model)
         self.slack_app = None
         if settings.slack_enabled:
             from bot.slack import build_slack
@@ -132,6 +134,12 @@ class Pitchin:
         else:
             log.info("Similar suggestions: the local model (all-MiniLM-L6-v2, offline); "
                      "set OPENAI_API_KEY for OpenAI's")
+        if self.ctx.writer is not None:
+            log.info("Briefing labels: AI-written by %s at %s from customers' quotes (marked \"AI-written\"); "
+                     "each issue's most central message if it fails", self.ctx.writer.model, self.llm.base_url)
+        else:
+            log.info("Briefing labels: each issue's most central message, shortened; "
+                     "set OPENAI_API_KEY for AI-written labels and summaries")
         if self.slack_app is not None:
             # one connection pool for every Web API call (the SDK otherwise opens a session per call)
             self._slack_http = aiohttp.ClientSession()

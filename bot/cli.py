@@ -116,9 +116,14 @@ def _brief(settings, department: str | None, since) -> None:
     from handlers.context import Context
     from storage.db import Database
 
+    from bot.llm import make_llm_client
+    from bot.llm_writer import OpenAIIssueWriter
+
     database = Database(settings.database_url)
-    # labels are the issues' central messages here: the language model's IssueWriter is wired in bot/app.py
     ctx = Context(db=database, local_model=local_model(settings))
+    llm = make_llm_client(settings)  # with OPENAI_API_KEY the labels are the model's, marked AI-written
+    if llm is not None:
+        ctx.writer = OpenAIIssueWriter(llm, settings.openai_model)
     try:
         print(briefings.terminal(ctx, department, since))
     except Usage as exc:

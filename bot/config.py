@@ -48,7 +48,8 @@ PURPOSE = {
     "PITCHIN_MODEL_SHA256": "the sha256 of PITCHIN_MODEL_DIR's model.onnx: any other file is refused",
     "OPENAI_API_KEY": "an OpenAI key for optional AI features",
     "OPENAI_BASE_URL": "an OpenAI-compatible API base URL",
-    "PITCHIN_OPENAI_MODEL": "the model used for AI features",
+    "PITCHIN_OPENAI_MODEL": "the OpenAI chat model that writes the label and two-sentence summary of each briefing "
+                            "issue when OPENAI_API_KEY is set",
     "PITCHIN_OPENAI_EMBEDDING_MODEL": "the OpenAI embeddings model that finds similar suggestions when OPENAI_API_KEY is set",
 }
 
@@ -82,7 +83,7 @@ class Settings:
     model_sha256: str = ""
     openai_api_key: str = ""
     openai_base_url: str = ""
-    openai_model: str = ""
+    openai_model: str = "gpt-4o-mini"  # PITCHIN_OPENAI_MODEL: the chat model (briefing labels)
     openai_embedding_model: str = "text-embedding-3-small"
 
     @property
@@ -146,6 +147,8 @@ def _problem(var: str, what: str) -> str:
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
 MAX_ESCALATE_MINUTES = 24 * 60  # a day of working time: later than that is no escalation
+# a chat model's name: gpt-4o-mini, ft:gpt-4o-mini:acme::id, meta-llama/Llama-3.1-8B, llama3.1:8b
+MODEL_NAME = re.compile(r"[\w.:/-]{1,100}")
 APP_TYPES = {"multitenant": "MultiTenant", "singletenant": "SingleTenant", "userassignedmsi": "UserAssignedMSI"}
 
 
@@ -237,6 +240,9 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
                 problems.append(f"{exc} IMAP_URL is {PURPOSE['IMAP_URL']}.")
     if settings.openai_base_url and urlparse(settings.openai_base_url).scheme not in ("http", "https"):
         problems.append(_problem("OPENAI_BASE_URL", f"is “{settings.openai_base_url}”, not an http:// or https:// URL"))
+    if not MODEL_NAME.fullmatch(settings.openai_model):
+        problems.append(_problem("PITCHIN_OPENAI_MODEL", f"is “{settings.openai_model}”, not a model name (letters, "
+                                                         f"digits and . _ - : / only, e.g. gpt-4o-mini)"))
     if settings.webhook_allow:
         from bot.inbox.addresses import AllowList
 

@@ -1,4 +1,5 @@
-"""The one OpenAI client (optional), and what Pitchin uses it for: embeddings for similar suggestions.
+"""The one OpenAI client (optional), and what Pitchin uses it for: embeddings for similar suggestions
+(here) and the labels and summaries of briefing issues (``bot/llm_writer.py``).
 
 AI only drafts and summarises for employees; nothing AI-written reaches a customer without a person
 sending it. Embeddings only decide which existing suggestion cards are offered to the employee
@@ -40,13 +41,17 @@ MAX_RETRIES = 1  # the client's own retries of 408/409/429/5xx and connection er
 _HAS_WORD = re.compile(r"[^\W_]")  # as in handlers.similarity: a text without a letter or digit has no meaning
 
 
-class EmbeddingError(RuntimeError):
-    """The embeddings API refused or failed. The message says why in words an operator understands;
+class LLMError(RuntimeError):
+    """The OpenAI API refused or failed. The message says why in words an operator understands;
     ``status`` is the HTTP status when there was an answer. The openai exception is the ``__cause__``."""
 
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
+
+
+class EmbeddingError(LLMError):
+    """The embeddings API refused or failed."""
 
 
 def make_llm_client(settings: Settings, *, timeout: float = TIMEOUT, max_retries: int = MAX_RETRIES) -> "OpenAI | None":
@@ -62,8 +67,12 @@ def make_llm_client(settings: Settings, *, timeout: float = TIMEOUT, max_retries
                   timeout=timeout, max_retries=max_retries)
 
 
-def _explain(exc: Exception, client: Any, model: str) -> EmbeddingError:
-    """An openai exception → an EmbeddingError that says what to do about it."""
+def explain_api_error(exc: Exception, client: Any, model: str, *, use: str = "embeddings",
+                      task: str = "make embeddings", setting: str = "PITCHIN_OPENAI_EMBEDDING_MODEL",
+                      without: str = "to use the local model", error: type[LLMError] = EmbeddingError) -> LLMError:
+    """An openai exception → an ``error`` that says what to do about it. ``use`` names the API
+    ("embeddings", "chat"), ``task`` what was asked of it, ``setting`` the variable naming the model,
+    ``without`` what Pitchin does without a key."""
     import openai
 
     base = str(getattr(client, "base_url", "") or DEFAULT_BASE_URL).rstrip("/")
@@ -73,25 +82,24 @@ def _explain(exc: Exception, client: Any, model: str) -> EmbeddingError:
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         detail = f" The API said: {body['message']}"
     if isinstance(exc, openai.AuthenticationError):
-        return EmbeddingError(f"OPENAI_API_KEY was refused by {base} ({status}): check the key, or unset "
-                              f"OPENAI_API_KEY to use the local model.{detail}", status)
+        return error(f"OPENAI_API_KEY was refused by {base} ({status}): check the key, or unset "
+                     f"OPENAI_API_KEY {without}.{detail}", status)
     if isinstance(exc, openai.PermissionDeniedError):
-        return EmbeddingError(f"OPENAI_API_KEY may not use the embeddings model “{model}” at {base} ({status})."
-                              f"{detail}", status)
+        return error(f"OPENAI_API_KEY may not use the {use} model “{model}” at {base} ({status}).{detail}", status)
     if isinstance(exc, openai.NotFoundError):
-        return EmbeddingError(f"{base} has no embeddings model “{model}” ({status}): check "
-                              f"PITCHIN_OPENAI_EMBEDDING_MODEL and OPENAI_BASE_URL.{detail}", status)
+        return error(f"{base} has no {use} model “{model}” ({status}): check {setting} and OPENAI_BASE_URL."
+                     f"{detail}", status)
     if isinstance(exc, openai.RateLimitError):
-        return EmbeddingError(f"{base} is rate-limiting this key or its quota is used up ({status}).{detail}", status)
+        return error(f"{base} is rate-limiting this key or its quota is used up ({status}).{detail}", status)
     if isinstance(exc, openai.APIStatusError):
         if status is not None and status >= 500:
-            return EmbeddingError(f"{base} failed to make embeddings ({status}).{detail}", status)
-        return EmbeddingError(f"{base} refused the embeddings request ({status}).{detail}", status)
+            return error(f"{base} failed to {task} ({status}).{detail}", status)
+        return error(f"{base} refused the {use} request ({status}).{detail}", status)
     if isinstance(exc, openai.APITimeoutError):
-        return EmbeddingError(f"{base} did not answer the embeddings request in time.")
+        return error(f"{base} did not answer the {use} request in time.")
     if isinstance(exc, openai.APIConnectionError):
-        return EmbeddingError(f"Cannot reach {base} for embeddings (OPENAI_BASE_URL): {exc.__cause__ or exc}")
-    return EmbeddingError(f"The embeddings request to {base} failed: {type(exc).__name__}: {exc}")
+        return error(f"Cannot reach {base} for {use} (OPENAI_BASE_URL): {exc.__cause__ or exc}")
+    return error(f"The {use} request to {base} failed: {type(exc).__name__}: {exc}")
 
 
 class OpenAIEmbedder:
@@ -179,7 +187,7 @@ class OpenAIEmbedder:
         try:
             response = self.client.embeddings.create(model=self.model, input=batch, **extra)
         except Exception as exc:
-            raise _explain(exc, self.client, self.model) from exc
+            raise explain_api_error(exc, self.client, self.model) from exc
         data = sorted(response.data, key=lambda item: item.index)
         if [item.index for item in data] != list(range(len(batch))):
             raise EmbeddingError(f"The embeddings API answered {len(data)} embeddings for {len(batch)} texts.")

@@ -30,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.lease import Lease
-from handlers import briefing_jobs, rotation_jobs
+from handlers import briefing_jobs, digest_jobs, rotation_jobs
 from handlers.context import Context
 from handlers.scheduled import Period, run_once
 from storage import repos
@@ -238,6 +238,9 @@ async def start_scheduler(pitchin, heartbeat_seconds: float | None = None) -> Sc
     scheduler.repeat("weekly-briefings",
                      lambda: asyncio.to_thread(briefing_jobs.tick, pitchin.ctx, scheduler.lease.owner),
                      seconds=briefing_jobs.ROUND_SECONDS)
+    # the daily digest: keyed by its local date, so a round that finds it sent does nothing
+    scheduler.repeat("digest", lambda: asyncio.to_thread(digest_jobs.tick, pitchin.ctx, scheduler.lease.owner),
+                     seconds=digest_jobs.ROUND_SECONDS)
     if heartbeat_seconds:
         scheduler.every("heartbeat", heartbeat, seconds=heartbeat_seconds)
     await scheduler.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from handlers import briefings, departments, feedback, rotations, tickets
+from handlers import briefings, departments, digest, feedback, rotations, tickets
 from handlers.base import Actor, Named, Reply, Usage
 from handlers.context import Context
 
@@ -91,6 +91,8 @@ _add(Command("department", departments.DEPARTMENT_USAGE, "departments that hear 
              departments.run, names=True))
 _add(Command("brief", briefings.BRIEF_USAGE, "this week's top customer issues, now, only to you", briefings.brief,
              names=True))
+_add(Command("digest", digest.USAGE, "every day, five customer conversations answered the day before, in a channel",
+             digest.run, names=True))
 _add(Command("help", "help", "this list", lambda ctx, actor, args: Reply(help_text())))
 
 
