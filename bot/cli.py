@@ -1,4 +1,4 @@
-"""The `pitchin` command: serve, worker, console, db upgrade, teams-package."""
+"""The `pitchin` command: serve, worker, console, db upgrade, teams-package, brief."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("console", help="try Pitchin in the terminal: the terminal is the support channel")
     package = sub.add_parser("teams-package", help="write the Teams app package (zip) to upload in Teams")
     package.add_argument("--out", default="pitchin-teams.zip", help="where to write it (default: %(default)s)")
+    brief = sub.add_parser("brief", help="print a week's briefing: the top customer issues (default: the "
+                                         "company's, the last 7 days)")
+    brief.add_argument("--department", metavar="NAME", help="a department's briefing (its words and moves count)")
+    brief.add_argument("--since", metavar="YYYY-MM-DD", type=_day,
+                       help="the week's first day (default: the last 7 days up to now)")
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND")
     db_sub.add_parser("upgrade", help="create or update the tables")
@@ -41,6 +46,15 @@ def _period_seconds(raw: str) -> float:
     if seconds < 1:
         raise argparse.ArgumentTypeError(f"“{raw}” is not a number of seconds of at least 1")
     return seconds
+
+
+def _day(raw: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{raw}” is not a date: write it as 2026-11-23") from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -79,7 +93,9 @@ def main(argv: list[str] | None = None) -> None:
         _teams_package(settings, Path(args.out))
         return
     try:  # the model folder is read when Pitchin is built: a problem there is refused like a setting
-        if args.command == "console":
+        if args.command == "brief":
+            _brief(settings, args.department, args.since)
+        elif args.command == "console":
             from bot.console import run_console
 
             asyncio.run(run_console(settings))
@@ -91,6 +107,30 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         sys.exit(2)
+
+
+def _brief(settings, department: str | None, since) -> None:
+    from bot.app import local_model
+    from handlers import briefings
+    from handlers.base import Usage
+    from handlers.context import Context
+    from storage.db import Database
+
+    from bot.llm import make_llm_client
+    from bot.llm_writer import OpenAIIssueWriter
+
+    database = Database(settings.database_url)
+    ctx = Context(db=database, local_model=local_model(settings))
+    llm = make_llm_client(settings)  # with OPENAI_API_KEY the labels are the model's, marked AI-written
+    if llm is not None:
+        ctx.writer = OpenAIIssueWriter(llm, settings.openai_model)
+    try:
+        print(briefings.terminal(ctx, department, since))
+    except Usage as exc:
+        print(f"pitchin brief: {exc}", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        database.dispose()
 
 
 def _teams_package(settings, out: Path) -> None:

@@ -31,7 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.lease import Lease
-from handlers import digest_jobs, message_vectors, rotation_jobs
+from handlers import briefing_jobs, digest_jobs, message_vectors, rotation_jobs
 from handlers.context import Context
 from handlers.scheduled import Period, run_once
 from storage import repos
@@ -308,6 +308,11 @@ async def start_scheduler(pitchin, heartbeat_seconds: float | None = None) -> Sc
     # so this only needs to look often enough; a round the leader missed is made up by the next
     scheduler.repeat("rotation-jobs", lambda: asyncio.to_thread(rotation_jobs.tick, pitchin.ctx, scheduler.lease.owner),
                      seconds=rotation_jobs.ROUND_SECONDS)
+    # each department's weekly briefing, keyed per department and local day: sent once, and one
+    # missed while no process ran goes out on the next round the same local day
+    scheduler.repeat("weekly-briefings",
+                     lambda: asyncio.to_thread(briefing_jobs.tick, pitchin.ctx, scheduler.lease.owner),
+                     seconds=briefing_jobs.ROUND_SECONDS)
     # the daily digest: keyed by its local date, so a round that finds it sent does nothing
     scheduler.repeat("digest", lambda: asyncio.to_thread(digest_jobs.tick, pitchin.ctx, scheduler.lease.owner),
                      seconds=digest_jobs.ROUND_SECONDS)

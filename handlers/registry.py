@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from handlers import digest, feedback, rotations, tickets
+from handlers import briefings, departments, digest, feedback, rotations, tickets
 from handlers.base import Actor, Named, Reply, Usage
 from handlers.context import Context
 
@@ -30,6 +30,9 @@ TEXT_ACTIONS: dict[str, Callable[[Context, Actor, str], Reply]] = {
     "feedback.new": feedback.create_new,
     "feedback.announce": feedback.announce,
     "feedback.unmerge": feedback.unmerge,
+    briefings.MOVE: briefings.move,
+    briefings.UNMOVE: briefings.unmove,
+    briefings.POST: briefings.post,
 }
 
 
@@ -84,6 +87,10 @@ _add(_on_ticket("reopen", tickets.reopen, "reopen a closed ticket"))
 _add(Command("rotation", rotations.ROTATION_USAGE, "support rotations: who is on duty when (alone: the schedules)",
              rotations.run, names=True))
 _add(Command("who", "who", "who is on support today, and the next shifts", rotations.who, names=True))
+_add(Command("department", departments.DEPARTMENT_USAGE, "departments that hear a weekly briefing (alone: the list)",
+             departments.run, names=True))
+_add(Command("brief", briefings.BRIEF_USAGE, "this week's top customer issues, now, only to you", briefings.brief,
+             names=True))
 _add(Command("digest", digest.USAGE, "every day, five customer conversations answered the day before, in a channel",
              digest.run, names=True))
 _add(Command("help", "help", "this list", lambda ctx, actor, args: Reply(help_text())))

@@ -29,7 +29,11 @@ QUIT_WORDS = ("quit", "exit")
 ASK_PROMPT = "  > "
 # a button's command typed later (`add 5:1` for "Add to #1"): word → the action id it clicks
 TYPED_BUTTONS = {"add": "feedback.add", "new": "feedback.new", "announce": "feedback.announce",
-                 "unmerge": "feedback.unmerge", "take": "rotation.take"}
+                 "unmerge": "feedback.unmerge", "take": "rotation.take",
+                 "move": "briefing.move", "unmove": "briefing.unmove", "post": "briefing.post"}
+# buttons whose command alone does not say which is which (a briefing's "1 · Not ours → Billing"):
+# shown with their label
+LABELLED = {"briefing.move", "briefing.unmove", "briefing.post"}
 # a channel typed in a command: "#support" (not "#3", a ticket's number)
 _CHANNEL = re.compile(r"(?<!\S)#([A-Za-z][\w.-]*)")
 
@@ -275,5 +279,6 @@ class Repl:
         if undo:
             text += f" Type `{command_for(undo[0])}` before then to take it back."
         if others:
-            text += "\n→ " + " · ".join(command_for(b) for b in others)
+            text += "\n→ " + " · ".join(f"{b.label}: {command_for(b)}" if b.action_id in LABELLED else command_for(b)
+                                        for b in others)
         return text
