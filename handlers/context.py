@@ -44,7 +44,11 @@ class Context:
         Database work runs as ``Database.run`` decides (inline on SQLite, in a thread on PostgreSQL);
         a handler marked ``may_embed`` always runs in a thread: the local model computes for several
         milliseconds a text (and more when the index reads new requests), OpenAI waits on the
-        network, and the event loop keeps serving meanwhile."""
-        if getattr(fn, "may_embed", False):
+        network, and the event loop keeps serving meanwhile. ``may_embed`` may also be a function of
+        the call's arguments (a command that embeds only for some words: handlers.registry)."""
+        embeds = getattr(fn, "may_embed", False)
+        if callable(embeds):
+            embeds = embeds(*args, **kwargs)
+        if embeds:
             return await asyncio.to_thread(fn, *args, **kwargs)
         return await self.db.run(fn, *args, **kwargs)

@@ -49,6 +49,10 @@ def run_action(ctx: Context, actor: Actor, action_id: str, value: str) -> Reply:
     return handler(ctx, actor, target)
 
 
+SLOW_ACTIONS = {briefings.POST}  # buttons that may wait for OpenAI (a briefing's labels)
+run_action.may_embed = lambda ctx, actor, action_id, *args, **kwargs: action_id in SLOW_ACTIONS
+
+
 @dataclass(frozen=True)
 class Command:
     name: str
@@ -56,6 +60,7 @@ class Command:
     help: str
     run: Callable[..., Reply]  # (ctx, actor, words), and the Named when ``names`` is set
     names: bool = False  # it names people or channels: run gets what the door resolved them to
+    slow: bool = False  # it may run the local model or wait for OpenAI: run off the event loop (Context.run)
 
 
 def _ticket_number(args: list[str], usage: str) -> int:
@@ -88,9 +93,9 @@ _add(Command("rotation", rotations.ROTATION_USAGE, "support rotations: who is on
              rotations.run, names=True))
 _add(Command("who", "who", "who is on support today, and the next shifts", rotations.who, names=True))
 _add(Command("department", departments.DEPARTMENT_USAGE, "departments that hear a weekly briefing (alone: the list)",
-             departments.run, names=True))
+             departments.run, names=True, slow=True))  # `about` words are embedded
 _add(Command("brief", briefings.BRIEF_USAGE, "this week's top customer issues, now, only to you", briefings.brief,
-             names=True))
+             names=True, slow=True))  # labels may be written by OpenAI
 _add(Command("digest", digest.USAGE, "every day, five customer conversations answered the day before, in a channel",
              digest.run, names=True))
 _add(Command("help", "help", "this list", lambda ctx, actor, args: Reply(help_text())))
@@ -102,6 +107,12 @@ def help_text(prefix: str = "") -> str:
         lines.append(f"  {prefix}{c.usage:<28} {c.help}")
     lines.append("Answer a ticket in its thread; start with `note:` to keep a message internal.")
     return "\n".join(lines)
+
+
+def _slow_command(ctx: Context, actor: Actor, text: str, *args, **kwargs) -> bool:
+    words = text.split()
+    command = COMMANDS.get(words[0].lower()) if words else None
+    return command is not None and command.slow
 
 
 def run_command(ctx: Context, actor: Actor, text: str, prefix: str = "", named: Named | None = None) -> Reply:
@@ -119,6 +130,9 @@ def run_command(ctx: Context, actor: Actor, text: str, prefix: str = "", named: 
         return command.run(ctx, actor, words[1:])
     except Usage as exc:
         return Reply(f"{exc.message}\nUsage: {prefix}{exc.usage}", ok=False)
+
+
+run_command.may_embed = _slow_command
 
 
 # ---------------------------------------------------------------- /feedback

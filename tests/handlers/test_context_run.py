@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from handlers import feedback, registry
-from handlers.base import Actor
+from handlers.base import Actor, Named
 from handlers.context import Context
 from handlers.similarity import normalize_rows
 
@@ -50,3 +50,21 @@ async def test_database_work_stays_inline_on_sqlite(database):
     seen = []
     await ctx.run(lambda: seen.append(threading.current_thread().name))
     assert seen == [threading.main_thread().name]
+
+
+async def test_commands_that_embed_leave_the_event_loop(database, model_threads):
+    ctx = Context(db=database)
+    reply = await ctx.run(registry.run_command, ctx, ANN, "department add Billing here about refunds invoices", "",
+                          Named(here="CBILL"))
+    assert reply.ok, reply.text
+    assert model_threads and threading.main_thread().name not in model_threads
+
+
+def test_only_commands_and_buttons_that_may_wait_leave_the_event_loop(database):
+    ctx = Context(db=database)
+    slow = registry.run_command.may_embed
+    assert slow(ctx, ANN, "brief Billing") and slow(ctx, ANN, "department add Billing here about refunds")
+    assert not slow(ctx, ANN, "list") and not slow(ctx, ANN, "claim 3") and not slow(ctx, ANN, "")
+    assert not slow(ctx, ANN, "nonsense words")
+    assert registry.run_action.may_embed(ctx, ANN, "briefing.post", "1")
+    assert not registry.run_action.may_embed(ctx, ANN, "ticket.claim", "1")
