@@ -14,6 +14,9 @@ What is measured (issue 12, "What must be shown", word for word)
     ``seconds_10000``: one briefing over 10,000 messages of one week (vectors stored, as in the
     product): texts of the file drawn with ``random.Random(seed)``, with replacement, in a week where
     20 categories carry most of the traffic, from 6,000 customers (some write twice).
+    ``seconds_10000_stored``: the product's whole briefing (``handlers.briefing_compose.compose``:
+    vectors read from a SQLite file, grouping, last week's figures, quotes, cards, answers) over
+    10,000 new tickets of the week and 10,000 of the week before.
     With ``--full``: the whole file grouped without labels (``group_messages``: average linkage on
     the centred vectors at the weekly radius, for a whole history rather than a week's top three)
     and scored against the categories: ``nmi`` (arithmetic normalisation, as scikit-learn's
@@ -134,6 +137,62 @@ def time_big_week(vectors: np.ndarray, rows: list[tuple[str, str]], seed: int) -
     return time.perf_counter() - started
 
 
+def _big_week_rows(rows, seed: int, salt: str) -> tuple[list[int], list[str]]:
+    rng = random.Random(f"{seed}:{salt}")
+    categories = sorted({category for _, category in rows})
+    loud = set(rng.sample(categories, RANKS))
+    weights = [20.0 if category in loud else 1.0 for _, category in rows]
+    picked = rng.choices(range(len(rows)), weights=weights, k=BIG_WEEK)
+    return picked, [f"customer-{rng.randrange(6000)}@example.com" for _ in picked]
+
+
+def time_stored_briefing(vectors: np.ndarray, rows: list[tuple[str, str]], seed: int) -> float:
+    """Seconds for the product's whole briefing (handlers.briefing_compose.compose: the stored
+    vectors read from the database, the week grouped, last week's figures, quotes, cards, answered
+    counts) over 10,000 new tickets of one week and 10,000 of the week before, in a SQLite file."""
+    import tempfile
+    from datetime import datetime, timedelta, timezone
+
+    from handlers.briefing_compose import compose
+    from handlers.context import Context
+    from handlers.departments import model_name
+    from handlers.message_vectors import MESSAGE, encode
+    from storage.db import Database
+    from storage.models import MessageVector, Ticket, TicketMessage
+
+    until = datetime(2026, 11, 30, 9, tzinfo=timezone.utc)
+    with tempfile.TemporaryDirectory() as folder:
+        db = Database(f"sqlite:///{folder}/bench.db")
+        db.upgrade()
+        ctx = Context(db=db)
+        model = model_name(ctx)
+        tickets, messages, stored = [], [], []
+        for week, salt in ((1, "this"), (2, "last")):
+            picked, customers = _big_week_rows(rows, seed, salt)
+            start = until - timedelta(days=7 * week)
+            for n, (row, customer) in enumerate(zip(picked, customers)):
+                number = len(tickets) + 1
+                at = start + timedelta(seconds=n * 60)
+                tickets.append({"id": number, "subject": "", "customer_email": customer, "customer_name": "Sam",
+                                "created_at": at, "updated_at": at, "last_customer_at": at})
+                messages.append({"id": number, "ticket_id": number, "kind": "customer", "text": rows[row][0],
+                                 "created_at": at})
+                stored.append({"kind": MESSAGE, "ref_id": number, "model": model, "vector": encode(vectors[row]),
+                               "created_at": at})
+        with db.transaction() as session:
+            session.execute(Ticket.__table__.insert(), tickets)
+            session.execute(TicketMessage.__table__.insert(), messages)
+            session.execute(MessageVector.__table__.insert(), stored)
+        with db.transaction(read_only=True) as session:
+            started = time.perf_counter()
+            briefing = compose(ctx, session, None, until - timedelta(days=7), until, store=False)
+            spent = time.perf_counter() - started
+        db.dispose()
+    if len(briefing.issues) != 3:
+        sys.exit(f"bench/briefing.py: the stored briefing showed {len(briefing.issues)} issues, not 3")
+    return spent
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--csv", type=Path, default=DEFAULT_CSV, help="text,category CSV (default: banking77 test)")
@@ -155,6 +214,7 @@ def main() -> None:
     result = {"weeks": args.weeks, "weeks_right": right,
               "seconds_per_week": round(spent / max(args.weeks, 1), 4),
               "seconds_10000": round(time_big_week(vectors, rows, args.seed), 2),
+              "seconds_10000_stored": round(time_stored_briefing(vectors, rows, args.seed), 2),
               "seed": args.seed, "csv": args.csv.name, "messages": len(rows)}
     if args.full:
         try:
