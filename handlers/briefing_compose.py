@@ -40,7 +40,7 @@ from handlers import message_vectors, thread_links
 from handlers.briefing_text import shorten, verbatim, write_issue
 from handlers.context import Context
 from handlers.departments import model_name, zone_of
-from handlers.issue_groups import top_issues
+from handlers.issue_groups import history_centre, top_issues
 from handlers.message_vectors import Item
 from storage.models import BriefingIssue, Department, IssueRoute, SuggestionCard, SuggestionRequest, TicketMessage
 
@@ -110,14 +110,15 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.where(n == 0, 1.0, n)
 
 
-def week_groups(items: list[Item], k: int) -> list[Group]:
-    """The week's ``k`` largest issues by distinct customers, most first."""
+def week_groups(items: list[Item], k: int, centre: np.ndarray | None = None) -> list[Group]:
+    """The week's ``k`` largest issues by distinct customers, most first. ``centre``: what customers
+    usually write (issue_groups.history_centre); None: plain cosine (too little history)."""
     if not items:
         return []
     vectors = np.stack([i.vector for i in items])
     raw = _unit(vectors)
     return [Group([items[j] for j in issue.members], issue.customers, _unit(raw[list(issue.members)].mean(axis=0)))
-            for issue in top_issues(vectors, [i.customer for i in items], k)]
+            for issue in top_issues(vectors, [i.customer for i in items], k, centre=centre)]
 
 
 # ---------------------------------------------------------------- choosing a department's issues
@@ -282,7 +283,10 @@ def compose(ctx: Context, session, dept: Department | None, since: datetime, unt
     items = message_vectors.week_items(session, since - WEEK, until, model)
     this = [i for i in items if i.at >= since]
     last = [i for i in items if i.at < since]
-    groups = [g for g in week_groups(this, GROUPS) if g.customers >= MIN_CUSTOMERS]
+    # centred on what customers usually write (the weeks before), so a small week's own topics are
+    # not what is taken away (bench/BRIEFING.md)
+    centre = history_centre(message_vectors.history_vectors(session, since, model))
+    groups = [g for g in week_groups(this, GROUPS, centre) if g.customers >= MIN_CUSTOMERS]
     routes = list(session.execute(select(IssueRoute).where(IssueRoute.model == model)).scalars()) if dept else []
     owners = route_owners(groups, routes)
     about = None  # words embedded by another model than the messages' are not comparable: left out
@@ -290,7 +294,7 @@ def compose(ctx: Context, session, dept: Department | None, since: datetime, unt
         about = _unit(message_vectors.decode(dept.about_vector))
     picked = choose(groups, owners, dept, about)
     chosen = [groups[i] for i, _ in picked]
-    before = match_last_week(chosen, week_groups(last, LAST_WEEK_GROUPS))
+    before = match_last_week(chosen, week_groups(last, LAST_WEEK_GROUPS, centre))
     others = list(session.execute(select(Department).order_by(Department.name)).scalars()) if dept else []
     zone = zone or (zone_of(dept) if dept is not None else None) or since.tzinfo
     shown = []

@@ -39,6 +39,9 @@ import numpy as np
 RADIUS = 0.45  # cosine after centring; bench/BRIEFING.md has the sweep
 SAMPLE = 4000  # seeds are chosen among at most this many messages: a 4000² matrix is 64 MB
 MAX_GROUPED = 10_000  # group_messages' n × n float32 matrix: 400 MB at most
+PLAIN_RADIUS = 0.6  # plain cosine, with no history to centre on (bench/BRIEFING.md's sweep)
+WEEK = "week"  # top_issues' centre: the week's own mean
+MIN_HISTORY = 200  # earlier messages needed before their mean is the centre (else the week's own)
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,19 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return rows / np.where(norms == 0, 1.0, norms)
 
 
-def _centred(vectors: np.ndarray) -> np.ndarray:
+def _centred(vectors: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
+    """Rows less ``centre`` (default: their own mean), normalised."""
     x = np.asarray(vectors, np.float32)
     if x.ndim != 2:
         raise ValueError(f"vectors must be a 2-d array, one row per message (got shape {x.shape})")
-    return _unit(x - x.mean(axis=0)) if len(x) else x
+    if not len(x):
+        return x
+    if centre is None:
+        return _unit(x - x.mean(axis=0))
+    centre = np.asarray(centre, np.float32)
+    if centre.shape != x.shape[1:]:
+        raise ValueError(f"the centre has shape {centre.shape}, the vectors {x.shape[1:]}: give one of the same model")
+    return _unit(x - centre)
 
 
 def _customer_ids(customer_keys: Sequence[Hashable], n: int) -> np.ndarray:
@@ -108,16 +119,33 @@ def _issue(x: np.ndarray, members: np.ndarray, customers: np.ndarray) -> Issue:
 
 
 def top_issues(vectors: np.ndarray, customer_keys: Sequence[Hashable], k: int = 3, *,
-               radius: float = RADIUS, sample: int = SAMPLE) -> list[Issue]:
+               radius: float | None = None, sample: int = SAMPLE,
+               centre: np.ndarray | None | str = WEEK) -> list[Issue]:
     """The ``k`` issues of the week with the most distinct customers, most first (fewer if the week
     has fewer messages). ``vectors``: one row per message; ``customer_keys``: who sent each one
-    (anything hashable: an address, a customer id). Deterministic: same input, same issues."""
-    x = _centred(vectors)
+    (anything hashable: an address, a customer id). ``centre``: what every message shares, taken
+    away before comparing: the mean of earlier customer messages (``history_centre``; the product's
+    choice), ``WEEK`` for the week's own mean, or None for plain cosine (at ``PLAIN_RADIUS`` unless
+    ``radius`` is given). Deterministic: same input, same issues."""
+    if centre is None:
+        x = _centred(vectors, np.zeros(np.shape(vectors)[1:], np.float32))
+        radius = PLAIN_RADIUS if radius is None else radius
+    else:
+        x = _centred(vectors, None if isinstance(centre, str) else centre)
+        radius = RADIUS if radius is None else radius
     customers = _customer_ids(customer_keys, len(x))
     if k <= 0 or not len(x):
         return []
     issues = [_issue(x, members, customers) for members in _groups(x, customers, radius, k, sample)]
     return sorted(issues, key=lambda issue: (-issue.customers, issue.members[0]))
+
+
+def history_centre(vectors: np.ndarray) -> np.ndarray | None:
+    """The centre for ``top_issues`` from earlier customer messages' vectors (not the week's own):
+    their mean, or None when there are fewer than ``MIN_HISTORY`` (too few to stand for what every
+    message shares; the week then centres on itself)."""
+    x = np.asarray(vectors, np.float32)
+    return x.mean(axis=0) if x.ndim == 2 and len(x) >= MIN_HISTORY else None
 
 
 def group_messages(vectors: np.ndarray, *, radius: float = RADIUS) -> np.ndarray:

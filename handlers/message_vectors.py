@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from sqlalchemy import and_, exists, func, select
@@ -70,6 +70,19 @@ class Item:
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+HISTORY = timedelta(days=90)  # earlier messages whose mean is the briefing's centre (issue_groups.history_centre)
+HISTORY_READ = 2000  # the most recent of them are enough for a mean (a few milliseconds to read)
+
+
+def history_vectors(session, before: datetime, model: str) -> np.ndarray:
+    """The vectors of ``model`` of customer texts that arrived in the ``HISTORY`` before ``before``
+    (the most recent ``HISTORY_READ``): what customers usually write, for centring a week on."""
+    rows = session.execute(select(MessageVector.vector).where(
+        MessageVector.model == model, MessageVector.created_at >= before - HISTORY, MessageVector.created_at < before)
+        .order_by(MessageVector.created_at.desc()).limit(HISTORY_READ)).scalars().all()
+    return np.stack([decode(blob) for blob in rows]) if rows else np.zeros((0, 0), np.float32)
 
 
 def week_items(session, since: datetime, until: datetime, model: str) -> list[Item]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from handlers import issue_groups
 from handlers.issue_groups import Issue, group_messages, top_issues
 from handlers.similarity import LocalEmbedder, normalize_rows
 
@@ -117,3 +118,53 @@ def test_small_and_bad_weeks():
         top_issues(vectors, ["a", "b"], k=3)
     with pytest.raises(ValueError, match="2-d array"):
         top_issues(vectors[0], ["a"], k=3)
+
+
+def _banking77() -> dict[str, list[str]]:
+    if not BANKING77.exists():
+        pytest.skip(f"{BANKING77} is not here (shared/ sits beside the repository)")
+    with open(BANKING77, newline="", encoding="utf-8") as f:
+        by_category: dict[str, list[str]] = {}
+        for row in csv.DictReader(f):
+            by_category.setdefault(row["category"], []).append(row["text"])
+    return by_category
+
+
+def test_small_weeks_are_led_by_their_loudest_issue_when_centred_on_earlier_messages():
+    # small companies' weeks: 6 customers about one thing, 4 about another, two pairs. Centred on its
+    # own mean, such a week loses its own topics (what is taken away is them) and the six split;
+    # centred on what customers wrote before, or with no history on plain cosine, they lead.
+    by_category = _banking77()
+    rng = random.Random(1)
+    categories = sorted(by_category)
+    in_weeks = rng.sample(categories, 12)
+    earlier = [text for category in categories if category not in in_weeks for text in by_category[category]][:320]
+    model = LocalEmbedder()
+    texts = [(text, category) for category in in_weeks for text in by_category[category]]
+    vectors = model.embed([text for text, _ in texts])
+    rows = {category: [n for n, (_, c) in enumerate(texts) if c == category] for category in in_weeks}
+    centre = issue_groups.history_centre(model.embed(earlier))
+    assert centre is not None
+
+    led = Counter()
+    for week in range(40):
+        pick = random.Random(week)
+        loud, *rest = pick.sample(in_weeks, 4)
+        members = pick.sample(rows[loud], 6) + [n for c, size in zip(rest, (4, 2, 2)) for n in pick.sample(rows[c], size)]
+        owner = [texts[n][1] for n in members]
+        for name, how in (("history", centre), ("plain", None), ("week", issue_groups.WEEK)):
+            first = top_issues(vectors[members], list(range(len(members))), k=2, centre=how)[0]
+            said = [owner[m] for m in first.members]
+            led[name] += said.count(loud) >= 5 and Counter(said).most_common(1)[0][0] == loud
+    assert led["history"] >= 20 and led["plain"] >= 20, led
+    assert led["history"] >= 3 * led["week"] and led["plain"] >= 3 * led["week"], led
+
+
+def test_too_little_history_is_no_centre():
+    vectors, _ = clusters([5, 5])
+    assert issue_groups.history_centre(vectors) is None
+    assert issue_groups.history_centre(np.zeros((0, 0), np.float32)) is None
+    many, _ = clusters([issue_groups.MIN_HISTORY])
+    assert np.allclose(issue_groups.history_centre(many), many.mean(axis=0))
+    with pytest.raises(ValueError, match="same model"):
+        top_issues(vectors, list(range(10)), centre=np.zeros(8, np.float32))
