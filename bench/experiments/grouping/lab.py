@@ -15,7 +15,7 @@ ROWS = read_rows(DEFAULT_CSV)
 VEC = {"minilm": vectors_for(DEFAULT_CSV, [t for t, _ in ROWS]).astype(np.float32)}
 # other models' vectors, made by embed_other_models.py (not project dependencies): OTHER_VECTORS=dir
 OTHER = Path(os.environ.get("OTHER_VECTORS", "/tmp/igroup-vec"))
-for name, file in (("wordllama", "wordllama256.npy"), ("paraL3", "paraL3.npy")):
+for name, file in (("wordllama", "wordllama256.npy"), ("paraL3", "paraL3.npy"), ("mpnet", "mpnet.npy")):
     if (OTHER / file).exists():
         VEC[name] = np.load(OTHER / file)
 WEEKS = {s: list(weeks_of(ROWS, 50, s)) for s in range(10)}

@@ -1,10 +1,11 @@
 from lab import *
+import sys
 def oracle(x, cats):
     cs = sorted(set(cats)); ca = np.array([cs.index(c) for c in cats])
     means = unit(np.stack([x[ca == j].mean(0) for j in range(len(cs))]))
     lab = np.argmax(x @ means.T, 1)
     return top3_from_labels(lab)
-for models in [("minilm",), ("wordllama",), ("paraL3",), ("minilm", "wordllama"), ("minilm","paraL3")]:
+for models in [tuple(m.split("+")) for m in (sys.argv[1:] or ["minilm", "wordllama", "paraL3", "minilm+wordllama", "minilm+paraL3"])]:
     nn1 = nn5 = tot = 0; right = 0
     for s in [1, 2, 3]:
         for idx, cats in WEEKS[s]:
