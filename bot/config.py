@@ -153,9 +153,12 @@ APP_TYPES = {"multitenant": "MultiTenant", "singletenant": "SingleTenant", "user
 
 
 def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env"), *,
-                  need_slack: bool = False, teams_credentials: bool = True) -> Settings:
+                  need_slack: bool = False, teams_credentials: bool = True,
+                  refuse_placeholders: bool = False) -> Settings:
     """Read and check every setting. Raises ConfigError listing every problem at once.
-    ``teams_credentials=False`` skips the Teams secret checks (building the app package needs only the id)."""
+    ``teams_credentials=False`` skips the Teams secret checks (building the app package needs only the id).
+    ``refuse_placeholders`` refuses the example values of .env.example (`pitchin serve` and `worker`: a copied
+    .env.example would otherwise retry against slack.com with "xoxb-..." forever)."""
     env = dict(environ if environ is not None else os.environ)
     if dotenv is not None and dotenv.is_file():
         from dotenv import dotenv_values
@@ -251,6 +254,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         except ValueError as exc:
             problems.append(_problem("PITCHIN_WEBHOOK_ALLOW", f"lists {exc}"))
     problems.extend(_model_problems(settings))
+    if refuse_placeholders:
+        problems.extend(p.problem for p in placeholders(settings))
     if "://" not in settings.database_url:
         problems.append(_problem("DATABASE_URL", f"is “{settings.database_url}”, not a URL"))
     if problems:
@@ -279,3 +284,62 @@ def _model_problems(settings: Settings) -> list[str]:
                 problems.append(_problem("PITCHIN_MODEL_DIR", f"is “{settings.model_dir}”, which has no "
                                                               f"{' and no '.join(missing)}"))
     return problems
+
+
+# The example values of .env.example (commented ones too): left in a .env, they switch a feature on
+# that can never work. Variable → (its example value, what to put there instead).
+EXAMPLE_VALUES = {
+    "SLACK_BOT_TOKEN": ("xoxb-...", "set it to the Bot User OAuth Token (xoxb-…) from your Slack app's "
+                                    "OAuth & Permissions page, or remove it to run without Slack"),
+    "SLACK_SIGNING_SECRET": ("...", "set it to the Signing Secret from your Slack app's Basic Information page"),
+    "SLACK_APP_TOKEN": ("xapp-...", "set it to an app-level token (xapp-…) with connections:write from your Slack "
+                                    "app's Basic Information page, or remove it to receive events over HTTP"),
+    "PITCHIN_SUPPORT_CHANNEL": ("C0123456789", "set it to your support channel's id: in Slack, open the channel's "
+                                               "details; the id (C…) is at the bottom"),
+    "MICROSOFT_APP_ID": ("00000000-0000-0000-0000-000000000000",
+                         "set it to the Microsoft App ID from your Azure Bot's Configuration page"),
+    "MICROSOFT_APP_PASSWORD": ("...", "set it to a client secret of the bot's app registration "
+                                      "(Certificates & secrets)"),
+    "MICROSOFT_APP_TENANT_ID": ("...", "set it to your Microsoft Entra tenant id (Azure Bot → Configuration)"),
+    "PITCHIN_INTAKE_TOKEN": ("change-me-to-a-long-random-string",
+                             "set it to a long random string, e.g. what "
+                             "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'` prints"),
+    "SMTP_URL": ("smtp://user:password@smtp.example.com:587?starttls=true",
+                 "set it to your mail server's address and login, or remove it to write replies to PITCHIN_MAILDIR"),
+    "IMAP_URL": ("imaps://user:password@imap.example.com/INBOX",
+                 "set it to your support mailbox's address and login, or remove it"),
+}
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """A setting still holding an example value: `pitchin serve` refuses it and `pitchin doctor` shows it,
+    in the same words."""
+
+    var: str
+    value: str
+    advice: str
+
+    @property
+    def detail(self) -> str:
+        return f"is “{self.value}”, the placeholder from .env.example"
+
+    @property
+    def problem(self) -> str:
+        return f"{self.var} {self.detail}: {self.advice}."
+
+
+def placeholders(settings: Settings) -> list[Placeholder]:
+    """Every setting that holds .env.example's value, or another obvious stand-in ("xoxb-…", "change-me…")."""
+    by_var = {var: name for name, var in ENV_NAMES.items()}
+    found = []
+    for var, (example, advice) in EXAMPLE_VALUES.items():
+        value = str(getattr(settings, by_var[var]))
+        if value and (value == example or _looks_like_placeholder(value)):
+            found.append(Placeholder(var, value, advice))
+    return found
+
+
+def _looks_like_placeholder(value: str) -> bool:
+    # "xoxb-...", "xoxb-…", "…", "change-me", "change-me-please": written to be replaced
+    return value.endswith(("...", "…")) or value.lower().startswith("change-me") or value.lower() == "changeme"

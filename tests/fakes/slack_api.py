@@ -133,6 +133,9 @@ class FakeSlackApi:
         self.socket_mode_url: str | None = None  # answered by apps.connections.open
         self.files: dict[str, UploadedFile] = {}  # file id -> upload (see files.getUploadURLExternal)
         self.views: dict[str, dict[str, Any]] = {}  # open modals by id, as last opened/updated through the API
+        # the token's scopes, sent like Slack in the x-oauth-scopes header of every Web API answer;
+        # None: no header (tests that do not look at scopes)
+        self.scopes: list[str] | None = None
         self._users: dict[str, dict[str, str]] = {}
         self._channels: dict[str, dict[str, Any]] = {}
         self._responses: dict[str, dict[str, Any] | Callable[[Call], dict[str, Any]]] = {}
@@ -387,6 +390,8 @@ class FakeSlackApi:
 
         def answer(body: dict[str, Any], status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
             call.status, call.response = status, body
+            if self.scopes is not None:
+                headers = {**(headers or {}), "x-oauth-scopes": ",".join(self.scopes)}
             return self._json(body, status, headers)
 
         if self._down:
