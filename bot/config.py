@@ -334,10 +334,19 @@ def placeholders(settings: Settings) -> list[Placeholder]:
     by_var = {var: name for name, var in ENV_NAMES.items()}
     found = []
     for var, (example, advice) in EXAMPLE_VALUES.items():
+        switch = ONLY_WITH.get(var)
+        if switch is not None and not getattr(settings, by_var[switch]):
+            continue  # e.g. the channel's example left behind after SLACK_BOT_TOKEN was removed: unused
         value = str(getattr(settings, by_var[var]))
         if value and (value == example or _looks_like_placeholder(value)):
             found.append(Placeholder(var, value, advice))
     return found
+
+
+# settings that only matter when another one switches their feature on
+ONLY_WITH = {"SLACK_SIGNING_SECRET": "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN": "SLACK_BOT_TOKEN",
+             "PITCHIN_SUPPORT_CHANNEL": "SLACK_BOT_TOKEN", "MICROSOFT_APP_PASSWORD": "MICROSOFT_APP_ID",
+             "MICROSOFT_APP_TENANT_ID": "MICROSOFT_APP_ID"}
 
 
 def _looks_like_placeholder(value: str) -> bool:

@@ -161,3 +161,10 @@ async def test_an_area_that_hangs_or_raises_is_a_cross(monkeypatch):
 ])
 def test_exit_code_counts_only_needed_crosses(checks, code):
     assert doctor.exit_code(checks) == code
+
+
+def test_removing_the_slack_token_as_advised_is_enough(tmp_path):
+    from bot.config import load_settings
+
+    env = {"SLACK_SIGNING_SECRET": "...", "PITCHIN_SUPPORT_CHANNEL": "C0123456789", "PITCHIN_INTAKE_TOKEN": GOOD_TOKEN}
+    assert load_settings(env, dotenv=None, refuse_placeholders=True).support_channel == "C0123456789"

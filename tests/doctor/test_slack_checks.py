@@ -95,7 +95,7 @@ async def test_without_channels_read_membership_is_read_from_the_history(fake):
     fake.fail("conversations.info", status=200, error="missing_scope")
     fake.fail("conversations.history", status=200, error="not_in_channel")
     check = by_name(await slack.checks(settings_for(fake)))["bot is in the support channel"]
-    assert not check.ok and check.advice == "invite Pitchin: /invite @Pitchin in #the support channel"
+    assert not check.ok and check.advice == "invite Pitchin: /invite @Pitchin in the support channel (C1)"
     assert fake.calls_to("conversations.history")[0].args["channel"] == "C1"
 
     fake.fail("conversations.info", status=200, error="missing_scope")
