@@ -123,7 +123,7 @@ async def _support_channel(api: _Api, session, settings, stand_ins, token_works:
     info = answer.get("channel") or {}
     label = f"#{info['name']} ({channel})" if info.get("name") else channel
     invite = "invite Pitchin: /invite @Pitchin in " + (f"#{info['name']}" if info.get("name") else
-                                                         f"the support channel ({channel})")
+                                                        f"the support channel ({channel})")
     if answer.get("ok") and info.get("is_member"):
         return Check(AREA, name, True, label)
     if answer.get("ok") or error == "not_in_channel":
