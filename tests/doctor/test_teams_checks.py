@@ -116,8 +116,8 @@ async def test_pitchin_teams_without_an_app_id_is_a_warning_for_local_trials_onl
     assert "unauthenticated" in check.detail and "local trial only" in check.advice
 
 
-async def test_the_tenant_of_the_chosen_ticket_channel_counts(login, sqlite_url):
-    db = Database(sqlite_url)
+async def test_the_tenant_of_the_chosen_ticket_channel_counts(login, any_db_url):
+    db = Database(any_db_url)
     db.upgrade()
     try:
         place = ConversationReference(
@@ -128,7 +128,7 @@ async def test_the_tenant_of_the_chosen_ticket_channel_counts(login, sqlite_url)
                                     place.serialize(), "19:support")
     finally:
         db.dispose()
-    check = by_name(await teams.checks(teams_settings(login.url, sqlite_url)), "tenant")
+    check = by_name(await teams.checks(teams_settings(login.url, any_db_url)), "tenant")
     assert check.ok and f"serves tenant {TENANT}" in check.detail and "tickets here" in check.detail
 
 
@@ -145,3 +145,9 @@ async def test_an_unreadable_database_leaves_the_tenant_to_the_database_check(lo
     check = by_name(await teams.checks(teams_settings(login.url, url)), "tenant")
     assert not check.ok and not check.needed
     assert "could not read the Teams ticket channel" in check.detail and "Database check" in check.advice
+
+
+async def test_an_unreachable_postgresql_leaves_the_tenant_to_the_database_check(login):
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/pitchin"
+    check = by_name(await teams.checks(teams_settings(login.url, url)), "tenant")
+    assert not check.ok and not check.needed and "could not read the Teams ticket channel" in check.detail
