@@ -28,6 +28,8 @@ PURPOSE = {
     "MICROSOFT_APP_PASSWORD": "the Teams bot's client secret",
     "MICROSOFT_APP_TENANT_ID": "the Teams bot's tenant (single-tenant bots)",
     "MICROSOFT_APP_TYPE": "MultiTenant, SingleTenant or UserAssignedMSI",
+    "MICROSOFT_LOGIN_URL": "the Microsoft login (Entra ID) that `pitchin doctor` asks for a Bot Framework token with "
+                           "MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD; change it only for tests",
     "PITCHIN_TEAMS": "switches Teams on without MICROSOFT_APP_ID (1/true), for local use: /api/messages is then unauthenticated",
     "SMTP_URL": "the mail server replies to customers go through (smtp://user:pass@host:587?starttls=true)",
     "PITCHIN_FROM_EMAIL": "the From address of replies to customers",
@@ -68,6 +70,7 @@ class Settings:
     microsoft_app_password: str = ""
     microsoft_app_tenant_id: str = ""
     microsoft_app_type: str = "MultiTenant"
+    microsoft_login_url: str = "https://login.microsoftonline.com"
     teams: bool = False  # PITCHIN_TEAMS: Teams without an app id (local, unauthenticated)
     smtp_url: str = ""
     from_email: str = ""
@@ -120,6 +123,7 @@ ENV_NAMES = {
     "microsoft_app_password": "MICROSOFT_APP_PASSWORD",
     "microsoft_app_tenant_id": "MICROSOFT_APP_TENANT_ID",
     "microsoft_app_type": "MICROSOFT_APP_TYPE",
+    "microsoft_login_url": "MICROSOFT_LOGIN_URL",
     "teams": "PITCHIN_TEAMS",
     "smtp_url": "SMTP_URL",
     "from_email": "PITCHIN_FROM_EMAIL",
@@ -241,6 +245,9 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
                 parse_imap_url(settings.imap_url)
             except ValueError as exc:
                 problems.append(f"{exc} IMAP_URL is {PURPOSE['IMAP_URL']}.")
+    if urlparse(settings.microsoft_login_url).scheme not in ("http", "https"):
+        problems.append(_problem("MICROSOFT_LOGIN_URL", f"is “{settings.microsoft_login_url}”, not an http:// or "
+                                                        f"https:// URL"))
     if settings.openai_base_url and urlparse(settings.openai_base_url).scheme not in ("http", "https"):
         problems.append(_problem("OPENAI_BASE_URL", f"is “{settings.openai_base_url}”, not an http:// or https:// URL"))
     if not MODEL_NAME.fullmatch(settings.openai_model):

@@ -244,6 +244,8 @@ class Scheduler:
         was_leading = self.leading
         self._step_down(None)
         if was_leading:
+            # said before the lease is released: a stand-by's "runs the scheduler" comes after it
+            log.info("this process no longer runs the scheduler: it is stopping")
             try:
                 await asyncio.to_thread(self.lease.release)
             except SQLAlchemyError:

@@ -132,14 +132,16 @@ def parse_imap_url(url: str) -> ImapSettings:
 class ImapError(Exception):
     """A poll could not go on; the message says what happened and what to check."""
 
+    stage = ""  # set by ImapPoller.check: "connect", "login" or "folder", the step that failed
+
 
 class ImapPoller:
     """Fetch the unseen mails of one IMAP folder and make tickets of them (``poll``)."""
 
-    def __init__(self, url: str, ctx: Context, ssl_context: ssl.SSLContext | None = None, *, timeout: float = TIMEOUT,
+    def __init__(self, url: str, ctx: Context | None, ssl_context: ssl.SSLContext | None = None, *, timeout: float = TIMEOUT,
                  reader: MailReader | None = None):
         self.settings = parse_imap_url(url)
-        self.ctx = ctx
+        self.ctx = ctx  # None: only for ``check`` (`pitchin doctor`), which stores nothing
         # the app's worker processes; without one (tests, scripts) mail is read in the polling thread
         self.read = reader.read_blocking if reader is not None else read_mail
         self.ssl_context = ssl_context
@@ -167,6 +169,30 @@ class ImapPoller:
         except Exception:  # a bug, not a server problem: still keep the scheduler going
             log.exception("IMAP poll of %s failed unexpectedly", self.settings.url)
             return 0
+
+    def check(self) -> None:
+        """Connect, log in and open the folder as a poll does, then log out; reads no mail.
+
+        What `pitchin doctor` asks (blocking: run it in a thread). Raises ImapError with ``stage``
+        naming the step that failed."""
+        stage, conn = "connect", None
+        try:
+            conn = self._connect()
+            stage = "login"
+            self._login(conn)
+            stage = "folder"
+            self._select(conn)
+        except ImapError as exc:
+            exc.stage = stage
+            raise
+        except (imaplib.IMAP4.error, OSError) as exc:  # the connection broke, or an unexpected answer
+            error = ImapError(f"IMAP server {self.settings.server} failed during the {stage}: "
+                              f"{_short(str(exc) or type(exc).__name__)}")
+            error.stage = stage
+            raise error from None
+        finally:
+            if conn is not None:
+                _logout(conn)
 
     def _poll_blocking(self) -> int:
         s = self.settings

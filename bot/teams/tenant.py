@@ -22,8 +22,12 @@ class TenantGate:
         self.serving: str | None = configured or None
 
     async def allows(self, tenant: str) -> bool:
-        serving = self.serving or await self._bound()
+        serving = await self.tenant()
         return serving is None or tenant == serving
+
+    async def tenant(self) -> str | None:
+        """The tenant served: the configured one, else the ticket channel's; None while any may talk."""
+        return self.serving or await self._bound()
 
     async def _bound(self) -> str | None:
         place = await self.ctx.run(channels.ticket_channel, self.ctx, PLATFORM)
