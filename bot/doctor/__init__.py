@@ -15,7 +15,7 @@ from typing import Sequence
 from bot.doctor.result import Check
 
 # the modules under bot/doctor/, in the order their lines are printed
-AREAS = ("database", "slack", "intake", "public_url", "model")
+AREAS = ("database", "slack", "teams", "mail", "intake", "public_url", "model")
 
 # one area may try a few things in turn (Slack: four calls); each of those has its own shorter limit,
 # this one only stops an area that hangs in a way nobody foresaw

@@ -47,6 +47,10 @@ def test_everything_needed_right_exits_0(tmp_path):
     assert "– Slack: SLACK_BOT_TOKEN — not configured" in lines  # skipped checks do not fail
     assert "✓ Intake: token — PITCHIN_INTAKE_TOKEN set, 27 characters" in lines
     assert lines[-1] == "All checks passed."
+    assert "cannot be loaded" not in result.stdout  # every module AREAS names is there
+    assert [line[2:].split(":")[0] for line in lines if line[:1] in "✓✗–"] == [
+        "Database", "Database", "Slack", "Teams", "SMTP", "IMAP", "Intake", "Public URL", "Local model",
+        "Local model"]
     assert "alembic" not in result.stderr  # nothing between or around the lines but the lines
 
 
