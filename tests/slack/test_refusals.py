@@ -98,6 +98,20 @@ async def test_when_the_support_channel_itself_is_closed_the_log_says_so_and_not
     assert advice.startswith("Slack refused Pitchin (not_in_channel)")
 
 
+async def test_a_ticket_thread_is_not_told_what_cannot_be_posted_in_it_either(stack, caplog):
+    caplog.set_level(logging.ERROR, logger="pitchin.delivery")
+    _, body = await stack.post_email(raw_mail())
+    root_ts = (await stack.ticket_post()).response["ts"]
+    stack.slack.refuse("*", "not_in_channel", channel=CHANNEL)  # someone removed Pitchin from #support
+    await stack.click("ticket.claim", str(body["ticket_id"]), "UANN", root_ts)
+    await stack.slack.wait_for("chat.update", where=lambda c: c.response.get("error") == "not_in_channel")
+    await settled(stack)
+
+    assert len(stack.slack.calls_to("chat.update")) == 1
+    assert not [c for c in stack.slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == root_ts]
+    assert len(advice_lines(caplog, "Pitchin is not in the support channel CSUPPORT")) == 1
+
+
 async def test_a_refused_token_stops_every_job_at_once_and_is_logged_once(stack, caplog):
     caplog.set_level(logging.ERROR, logger="pitchin.delivery")
     stack.slack.refuse("*", "invalid_auth")
