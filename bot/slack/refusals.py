@@ -29,7 +29,8 @@ def refusal(error: str, channel: str | None, support_channel: str, data: dict) -
     if error in TOKEN_ERRORS:
         return Refusal(PLATFORM, error, "", (
             f"Slack refused SLACK_BOT_TOKEN ({error}): check the token (the app's OAuth & Permissions page, "
-            f"Bot User OAuth Token, xoxb-…) or reinstall the app to the workspace, then restart Pitchin."), None)
+            f"Bot User OAuth Token, xoxb-…) or reinstall the app to the workspace, then restart Pitchin "
+            f"(`pitchin doctor` checks the token)."), None)
     if error == "missing_scope":
         needed = str(data.get("needed") or "a scope")
         provided = str(data.get("provided") or "")
