@@ -190,9 +190,8 @@ def _refusal(status: int, code: str | None, place: str | None, ticket_channel: s
     if status == 401:  # every call fails alike, and no post can say so in Teams
         return Refusal(PLATFORM, "HTTP 401", "", (
             "The Bot Framework refused Pitchin's credentials (HTTP 401): check MICROSOFT_APP_ID, "
-            "MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID against the Azure Bot resource (`pitchin doctor` "
-            "checks them), then restart "
-            "Pitchin."), None)
+            "MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID against the Azure Bot resource "
+            "(`pitchin doctor` checks them), then restart Pitchin."), None)
     if not place or status not in (403, 404) or (status == 404 and code != CONVERSATION_NOT_FOUND):
         return None
     ticket = place == ticket_channel
