@@ -8,6 +8,12 @@ A job ends undone, and says so (outbound.job_ended), when the other side refuses
 (DeliveryError(permanent=True): a deleted message, an archived channel) or when it has kept failing
 for outbound.RETRY_FOR; the jobs queued behind it then go on. Finished jobs are deleted after
 outbound.KEEP_FINISHED, checked at most once an hour by each worker.
+
+A refusal an admin must mend (bot.refusals.Refused: Slack's not_in_channel, invalid_auth,
+missing_scope …, Teams' 401/403/404) ends the job too, and is explained once rather than once per
+job: its advice is logged once per process per (platform, error, channel), and posted in the
+platform's support channel where a post can get through, at most once every TELL_AGAIN_AFTER per
+key across processes and restarts (recorded in the database in the transaction that ends the job).
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ import os
 import random
 import socket
 import time
+from datetime import timedelta
 from typing import Awaitable, Callable
 
+from bot.refusals import Refusal
 from handlers import outbound
 from handlers.base import ChatPort, CustomerChannel, DeliveryError, DeliveryMark, MessageRef
 from handlers.card_json import card_from_json
@@ -31,6 +39,9 @@ log = logging.getLogger("pitchin.delivery")
 
 MAX_BACKOFF = 300.0
 PRUNE_EVERY = 3600.0  # seconds between two looks for finished jobs to delete
+# a refusal still there a day later is said again in the support channel: the first post may have
+# scrolled by, and a daily line is not noise
+TELL_AGAIN_AFTER = timedelta(days=1)
 
 def _message_ref(p: dict) -> MessageRef:
     return MessageRef(p["platform"], p.get("tenant", ""), p["channel"], p["message_id"], p.get("thread_id"))
@@ -68,6 +79,7 @@ class DeliveryWorker:
         self._stopping = False
         self._in_flight: set[int] = set()
         self._next_prune = 0.0  # time.monotonic() of the next look for old jobs: at once, then hourly
+        self._explained: set[str] = set()  # Refusal.key of each refusal whose advice this process logged
         self.handlers: dict[str, Callable[[OutboxJob], Awaitable[None]]] = {
             "chat.post_ticket": self._post_ticket,
             "chat.update_ticket": self._update_ticket,
@@ -171,7 +183,7 @@ class DeliveryWorker:
                 raise DeliveryError(f"unknown job kind {job.kind!r}", permanent=True)
             after = await handler(job)  # a job may hand back DB work to do as it is marked done
         except DeliveryError as exc:
-            await self._undone(job, str(exc), exc.retry_after, exc.permanent)
+            await self._undone(job, str(exc), exc.retry_after, exc.permanent, getattr(exc, "refusal", None))
             return
         except RetryLater as exc:
             await self._undone(job, str(exc), exc.delay, False)
@@ -185,7 +197,8 @@ class DeliveryWorker:
     def _timed_out(self, job: OutboxJob) -> bool:
         return self.ctx.now() - job.created_at >= outbound.RETRY_FOR
 
-    async def _undone(self, job: OutboxJob, error: str, delay: float | None, permanent: bool) -> None:
+    async def _undone(self, job: OutboxJob, error: str, delay: float | None, permanent: bool,
+                      refusal: Refusal | None = None) -> None:
         """Retry later, or end the job (refused for good, or failing for too long) and say so."""
         if not permanent and not self._timed_out(job):
             await self._retry(job, error, delay)
@@ -194,11 +207,23 @@ class DeliveryWorker:
         recorded = f"gave up after {outbound.RETRY_FOR_WORDS}: {error}" if gave_up else error
         # the key says which ticket, channel or person; the payload (customer words) stays out of the log
         log.error("job %s (%s, %s) ended undone: %s", job.id, job.kind, job.ordering_key, recorded)
-        await self._db(self._end, job, error, recorded, gave_up)
+        if refusal is not None and refusal.key not in self._explained:
+            self._explained.add(refusal.key)
+            log.error("%s refused Pitchin (%s): %s (said once; later jobs refused alike end without it)",
+                      refusal.platform.capitalize(), refusal.error, refusal.advice)
+        await self._db(self._end, job, error, recorded, gave_up, refusal)
 
-    def _end(self, session, job: OutboxJob, error: str, recorded: str, gave_up: bool) -> None:
-        if repos.fail_job(session, job.id, self.owner, recorded):  # unless another worker has it now
-            outbound.job_ended(self.ctx, session, job.kind, job.payload, error, gave_up)
+    def _end(self, session, job: OutboxJob, error: str, recorded: str, gave_up: bool,
+             refusal: Refusal | None = None) -> None:
+        if not repos.fail_job(session, job.id, self.owner, recorded):  # another worker has it now
+            return
+        # when the support channel (or the whole platform) is closed to Pitchin, a notice in a
+        # ticket's thread there could only fail in turn
+        reachable = refusal is None or refusal.tell_in is not None
+        outbound.job_ended(self.ctx, session, job.kind, job.payload, error, gave_up, same_platform=reachable)
+        if refusal is not None and refusal.tell_in is not None and repos.first_time_in(
+                session, f"refusal.told:{refusal.key}", self.ctx.now(), TELL_AGAIN_AFTER):
+            outbound.post_to_channel(self.ctx, session, refusal.platform, refusal.tell_in, refusal.notice())
 
     def _finish(self, session, job_id: int, after) -> None:
         if after is not None:

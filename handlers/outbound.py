@@ -343,18 +343,20 @@ def ended_text(what: str, error: str, gave_up: bool) -> str:
     return f"⚠️ Pitchin could not {what}: {error}."
 
 
-def job_ended(ctx: Context, session, kind: str, payload: dict, error: str, gave_up: bool) -> None:
+def job_ended(ctx: Context, session, kind: str, payload: dict, error: str, gave_up: bool,
+              same_platform: bool = True) -> None:
     """A job ended undone: the platform refused it for good, or it kept failing for RETRY_FOR.
-    Say so where people look: in the ticket's thread on that platform while the thread is there,
-    on the other platforms when the ticket itself could not be posted. A notice about a failure
-    that fails in turn is only logged (by the worker), never noticed again."""
+    Say so where people look: in the ticket's thread on that platform while the thread is there
+    (unless not ``same_platform``: the platform refuses Pitchin's posts there too), on the other
+    platforms when the ticket itself could not be posted. A notice about a failure that fails in
+    turn is only logged (by the worker), never noticed again."""
     ticket_id, platform = payload.get("ticket_id"), payload.get("platform")
     if ticket_id is None or platform is None or payload.get("failure"):
         return
     if kind == "chat.post_ticket":
         to_chat(ctx, session, CHAT_NOTICE, ticket_id, skip=platform, failure=True,
                 text=ended_text(f"post this ticket on {platform}", error, gave_up))
-    elif kind in _WHAT and repos.anchor_for(session, ticket_id, platform) is not None:
+    elif same_platform and kind in _WHAT and repos.anchor_for(session, ticket_id, platform) is not None:
         what = _WHAT[kind]
         if kind == "chat.mark_delivery" and payload.get("text"):
             what += f" (“{payload['text']}”)"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from storage.types import Actor, PersonRef, ThreadRef, utcnow
-from storage.models import (Identity, OutboxJob, Person, ScheduledRun, SchedulerLease, SuggestionChange,
+from storage.models import (Identity, OutboxJob, Person, ScheduledRun, SchedulerLease, Setting, SuggestionChange,
                             SuggestionVersion, ThreadAnchor, Ticket, TicketMessage)
 
 # ---------------------------------------------------------------- people
@@ -383,6 +383,16 @@ def claim_run(session: Session, job: str, period_key: str, owner: str) -> bool:
     period has run (or is running in a transaction that commits), so the caller skips it."""
     return _insert_unless_present(session, ScheduledRun, ["job", "period_key"], job=job, period_key=period_key,
                                   owner=owner, started_at=utcnow())
+
+
+def first_time_in(session: Session, key: str, now: datetime, period: timedelta) -> bool:
+    """True when ``key`` was not marked within ``period`` before ``now``, and marks it, in the
+    caller's transaction (a Setting row): of several processes asking at once, one gets True."""
+    if _insert_unless_present(session, Setting, ["key"], key=key, value={}, updated_at=now):
+        return True
+    result = session.execute(update(Setting).where(Setting.key == key, Setting.updated_at <= now - period)
+                             .values(updated_at=now))
+    return result.rowcount == 1
 
 
 def finish_run(session: Session, job: str, period_key: str) -> None:

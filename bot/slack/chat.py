@@ -6,17 +6,18 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import render
+from bot.refusals import Refused
+from bot.slack import refusals, render
 from handlers.base import Card, DeliveryError, DeliveryMark, MessageRef, ThreadRef
 
 PLATFORM = "slack"
 TENANT = ""  # Slack channel and user ids are unique across workspaces; no tenant needed in keys
 
 # Slack errors that trying again cannot mend: the message or channel is gone or closed to Pitchin,
-# the person cannot be written to, the text itself is refused. Configuration errors (invalid_auth,
-# token_revoked, missing_scope …) are not here: they are retried until an admin fixes them.
+# the person cannot be written to, the text itself is refused. The token, scope and channel errors
+# an admin must mend (refusals.EXPLAINED) end the job too, and are explained once (bot/refusals.py).
 PERMANENT = frozenset({
-    "message_not_found", "thread_not_found", "channel_not_found", "not_in_channel", "is_archived",
+    "message_not_found", "thread_not_found",
     "cant_update_message", "edit_window_closed", "msg_too_long", "no_text", "invalid_blocks",
     "too_many_attachments", "user_not_found", "cannot_dm_bot", "messages_tab_disabled", "restricted_action",
     "no_such_subteam", "subteam_not_found", "invalid_users", "user_is_bot", "user_is_restricted",
@@ -50,7 +51,12 @@ class SlackChat:
             if status == 429:
                 retry_after = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
                 raise DeliveryError(f"Slack rate-limited {method}", retry_after=retry_after) from exc
-            raise DeliveryError(f"Slack refused {method}: {error or status}", permanent=error in PERMANENT) from exc
+            message = f"Slack refused {method}: {error or status}"
+            explained = refusals.refusal(error, kwargs.get("channel"), self.channel, exc.response.data) \
+                if error in refusals.EXPLAINED else None
+            if explained is not None:
+                raise Refused(message, explained) from exc
+            raise DeliveryError(message, permanent=error in PERMANENT or error in refusals.EXPLAINED) from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise DeliveryError(f"could not reach Slack for {method}: {type(exc).__name__} {exc}") from exc
 

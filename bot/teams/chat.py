@@ -18,6 +18,7 @@ from botbuilder.schema import (Activity, ChannelAccount, ConversationAccount, Co
                                ConversationReference, ErrorResponseException)
 from msrest.exceptions import ClientRequestError
 
+from bot.refusals import Refusal, Refused
 from bot.teams import render
 from bot.teams.inbound import PLATFORM, split_conversation, thread_conversation
 from handlers import channels
@@ -30,6 +31,9 @@ NO_CHANNEL = "no Teams channel has been chosen for tickets yet: say `@Pitchin ti
 # errors that will not go away by trying again: a malformed request, a message or conversation that
 # is gone (404), a conversation the bot is no longer in (403: removed from the team or the chat)
 PERMANENT = {400, 403, 404}
+# the Bot Framework's code for a conversation that is not there (a deleted channel or team); a 404
+# with another code is one message gone, which only that message's job needs to know
+CONVERSATION_NOT_FOUND = "ConversationNotFound"
 
 
 class TeamsChat:
@@ -68,11 +72,13 @@ class TeamsChat:
             context.activity.id = None
             await work(context)
 
-        await self._guard(what, self.adapter.continue_conversation(reference, turn, self.app_id))
+        await self._guard(what, self.adapter.continue_conversation(reference, turn, self.app_id),
+                          split_conversation(conversation_id)[0], reference.conversation.id)
 
     @staticmethod
-    async def _guard(what: str, call: Awaitable):
-        """The one place connector errors become DeliveryError (retried by the worker)."""
+    async def _guard(what: str, call: Awaitable, place: str | None = None, ticket_channel: str | None = None):
+        """The one place connector errors become DeliveryError (retried by the worker). ``place``:
+        the channel the call is about, so that a refusal of it can be explained (_refusal)."""
         try:
             return await call
         except ErrorResponseException as exc:
@@ -81,8 +87,12 @@ class TeamsChat:
             retry_after = None
             if response is not None and response.headers.get("Retry-After", "").isdigit():
                 retry_after = float(response.headers["Retry-After"])
-            raise DeliveryError(f"Teams refused {what}: HTTP {status}", retry_after=retry_after,
-                                permanent=status in PERMANENT) from exc
+            message = f"Teams refused {what}: HTTP {status}"
+            code = getattr(getattr(getattr(exc, "error", None), "error", None), "code", None)
+            explained = _refusal(status, code, place, ticket_channel)
+            if explained is not None:
+                raise Refused(message, explained) from exc
+            raise DeliveryError(message, retry_after=retry_after, permanent=status in PERMANENT) from exc
         except (ClientRequestError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise DeliveryError(f"could not reach Teams for {what}: {type(exc).__name__}") from exc
 
@@ -120,7 +130,8 @@ class TeamsChat:
         parameters = ConversationParameters(is_group=True, bot=reference.bot, tenant_id=tenant,
                                             channel_data={"channel": {"id": channel}}, activity=activity)
         await self._guard(what, self.adapter.create_conversation(
-            self.app_id, remember, parameters, reference.channel_id or "msteams", reference.service_url, None))
+            self.app_id, remember, parameters, reference.channel_id or "msteams", reference.service_url, None),
+            channel, reference.conversation.id)
         return ThreadRef(PLATFORM, tenant, channel, created["id"])
 
     async def post_ticket(self, card: Card) -> ThreadRef:
@@ -171,6 +182,27 @@ class TeamsChat:
             log.warning("cannot show the delivery of Teams message %s: its thread is unknown", mark.message.message_id)
             return
         await self._send(thread_conversation(channel, root), render.text_activity(text), "saying a reply was delivered")
+
+
+def _refusal(status: int, code: str | None, place: str | None, ticket_channel: str | None) -> Refusal | None:
+    """What an admin must mend when the connector says 401 (Pitchin's credentials), 403 (Pitchin is
+    not in the team of ``place``) or 404 ConversationNotFound (``place`` is gone); None otherwise."""
+    if status == 401:  # every call fails alike, and no post can say so in Teams
+        return Refusal(PLATFORM, "HTTP 401", "", (
+            "The Bot Framework refused Pitchin's credentials (HTTP 401): check MICROSOFT_APP_ID, "
+            "MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID against the Azure Bot resource "
+            "(`pitchin doctor` checks them), then restart Pitchin."), None)
+    if not place or status not in (403, 404) or (status == 404 and code != CONVERSATION_NOT_FOUND):
+        return None
+    ticket = place == ticket_channel
+    where = f"the Teams ticket channel {place}" if ticket else f"Teams channel {place}"
+    if status == 403:
+        advice = (f"Pitchin is not a member of {where} (HTTP 403): add the Pitchin app to its team "
+                  f"(the team's … menu → Manage team → Apps).")
+    else:
+        advice = (f"{where[0].upper()}{where[1:]} is gone (HTTP 404, {code}): the channel or its team was "
+                  f"deleted; choose another channel{' with `@Pitchin tickets here`' if ticket else ''}.")
+    return Refusal(PLATFORM, f"HTTP {status}", place, advice, None if ticket else ticket_channel)
 
 
 def _activity(text: str, card: Card | None) -> Activity:

@@ -140,6 +140,7 @@ class FakeSlackApi:
         self._channels: dict[str, dict[str, Any]] = {}
         self._responses: dict[str, dict[str, Any] | Callable[[Call], dict[str, Any]]] = {}
         self._failures: dict[str, list[_Failure]] = {}
+        self._refusals: list[tuple[str, str | None, dict[str, Any]]] = []  # (method or "*", channel or None, body)
         self._down = False
         self._ts_counter = itertools.count(1)
         self._view_counter = itertools.count(1)
@@ -224,6 +225,14 @@ class FakeSlackApi:
             error = "fatal_error" if status >= 500 else ("request_failed" if status != 200 else "internal_error")
         self._failures.setdefault(method, []).append(_Failure(times, status, {"ok": False, "error": error}))
 
+    def refuse(self, method: str, error: str, channel: str | None = None, **fields: Any) -> None:
+        """From now on (until ``reset``), every call of ``method`` ("*": of any method) about
+        ``channel`` (None: about any) answers HTTP 200 ``{"ok": false, "error": error, **fields}``, as
+        Slack answers a refusal that lasts: ``refuse("chat.postMessage", "not_in_channel", "CPRIVATE")``,
+        ``refuse("*", "invalid_auth")``, ``refuse("usergroups.users.update", "missing_scope",
+        needed="usergroups:write", provided="chat:write")``."""
+        self._refusals.append((method, channel, {"ok": False, "error": error, **fields}))
+
     def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         """The next ``times`` calls of ``method`` answer HTTP 429 with ``Retry-After`` like Slack."""
         self._failures.setdefault(method, []).append(
@@ -239,6 +248,7 @@ class FakeSlackApi:
         self.calls.clear()
         self.violations.clear()
         self._failures.clear()
+        self._refusals.clear()
         self._responses.clear()
         self._down = False
 
@@ -399,6 +409,10 @@ class FakeSlackApi:
         failure = self._take_failure(method)
         if failure is not None:
             return answer(failure.body, failure.status, failure.headers)
+        refused = next((body for m, channel, body in self._refusals
+                        if m in ("*", method) and channel in (None, args.get("channel"))), None)
+        if refused is not None:
+            return answer(refused)
         if problems:
             unknown = self.contract is not None and not self.contract.has_method(method)
             if unknown:

@@ -162,6 +162,7 @@ class FakeConnector:
         self.members: dict[str, dict] = {}
         self._ids = itertools.count(1800000000001)
         self._failures: list[tuple[str, int, int]] = []  # (kind, times left, status)
+        self._refusals: list[tuple[str, str | None, int, str]] = []  # (kind, channel or None, status, code)
         self._down = False
         self._waiters: set[asyncio.Event] = set()
         self._runner: web.AppRunner | None = None
@@ -205,6 +206,13 @@ class FakeConnector:
         """The next ``times`` requests of ``kind`` answer HTTP ``status``."""
         self._failures.append((kind, times, status))
 
+    def refuse(self, kind: str, status: int, code: str, channel: str | None = None) -> None:
+        """From now on, every request of ``kind`` ("*": of any kind) in ``channel`` (its threads
+        included; None: anywhere) answers HTTP ``status`` with the Bot Framework's error ``code``:
+        ``refuse("create", 403, "BotNotInConversationRoster", GENERAL)``,
+        ``refuse("*", 404, "ConversationNotFound", SUPPORT)``."""
+        self._refusals.append((kind, channel, status, code))
+
     def set_down(self, down: bool = True) -> None:
         self._down = down
 
@@ -246,6 +254,11 @@ class FakeConnector:
         if self._down or failure is not None:
             call.status = 503 if self._down else failure
             call.response = {"error": {"code": "ServiceError", "message": "The connector is unavailable"}}
+        else:
+            refused = next(((status, code) for kind, channel, status, code in self._refusals
+                            if kind in ("*", call.kind) and channel in (None, call.channel)), None)
+            if refused is not None:
+                call.status, call.response = refused[0], {"error": {"code": refused[1], "message": "refused"}}
         self.calls.append(call)
         for waiter in self._waiters:
             waiter.set()
@@ -274,9 +287,10 @@ class FakeConnector:
         channel = channel or f"a:{uuid.uuid4().hex}"
         call = Call("create", channel, None, body, dict(request.headers),
                     response={"id": f"{channel}{THREAD_MARK}{new_id}", "activityId": new_id, "serviceUrl": self.url})
-        if body.get("activity"):
+        response = self._record(call)
+        if body.get("activity") and call.ok:
             self._keep(new_id, channel, body["activity"])
-        return self._record(call)
+        return response
 
     async def _send(self, request: web.Request, reply_to: str | None = None) -> web.Response:
         conversation = request.match_info["conversation"]
