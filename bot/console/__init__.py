@@ -164,35 +164,38 @@ async def run_console(settings: Settings, lines: LineSource | TextIO | None = No
         console.log_file = to_file.baseFilename
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
-    try:
+    step: asyncio.Task | None = None  # what Ctrl-C or SIGTERM cancels: starting, then the REPL
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        if step is not None:
+            step.cancel()
+
+    # installed before the banner shows: a Ctrl-C right after it must not find Python's default handler
+    for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            await console.start()
+            loop.add_signal_handler(sig, interrupt)
+            installed.append(sig)
+        except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or Windows
+            pass
+    try:
+        step = asyncio.create_task(console.start(), name="console-start")
+        try:
+            await step
         except OSError as exc:  # the port is taken, or the host is not an address of this machine
             raise SystemExit(f"Pitchin console cannot listen on {settings.host}:{settings.port}: "
                              f"{exc.strerror or exc}. Set PORT (and HOST) to a free address.") from None
         if not verbose:
-            quiet.setLevel(logging.WARNING)  # delivery failures and retries still show
-        repl = asyncio.create_task(console.run(), name="console-repl")
-        interrupted = False
-
-        def interrupt() -> None:
-            nonlocal interrupted
-            interrupted = True
-            repl.cancel()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, interrupt)
-                installed.append(sig)
-            except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or Windows
-                pass
-        try:
-            await repl
-        except asyncio.CancelledError:
-            if not interrupted:
-                raise
-            console.chat.write("")  # end the line ^C was typed on
-            await console.leaving.keep_after_interrupt()
+            quiet.setLevel(logging.WARNING)  # delivery failures and retries: to the log file
+        step = asyncio.create_task(console.run(), name="console-repl")
+        await step
+    except asyncio.CancelledError:
+        if not interrupted:
+            raise
+        console.chat.write("")  # end the line ^C was typed on
+        await console.leaving.keep_after_interrupt()
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)

@@ -116,9 +116,12 @@ class Leaving:
 
     async def keep_after_interrupt(self) -> None:
         """Ctrl-C or SIGTERM while leaving (or before): nothing is asked, nothing is lost."""
-        waiting = await self.ctx.run(pending_replies.waiting, self.ctx, PLATFORM)
-        if waiting:
-            self.say(kept_words(waiting, await self._server()))
+        try:
+            waiting = await self.ctx.run(pending_replies.waiting, self.ctx, PLATFORM)
+            if waiting:
+                self.say(kept_words(waiting, await self._server()))
+        except Exception:  # the database is away: the replies stay queued all the same
+            pass
 
     async def send(self, waiting: list[Waiting], deadline: float = SEND_WAIT) -> None:
         ids = [w.reply_id for w in waiting]
