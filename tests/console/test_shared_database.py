@@ -1,8 +1,9 @@
-"""A console and a server on one SQLite file: the console warns at start, each takes only its own
+"""A console and a server on one database (SQLite file, PostgreSQL): the console warns at start, each takes only its own
 chat jobs (no attempts counted by the other), and a customer reply goes out exactly once.
 
 The server is a whole Pitchin (HTTP, Slack against the fake Web API, the delivery worker, the
-scheduler holding its lease), with its own engine on the same file, as a second process would be."""
+scheduler holding its lease), with its own engine on the same database, as a second process would be (tests/console/
+test_leaving_processes.py runs a real `pitchin worker` process next to the console)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from handlers import outbound
 from storage.db import Database
-from storage.models import OutboxJob, TicketMessage
+from storage.models import OutboxJob
 from tests.console.test_console import CAROL, close_console, open_console, until
 from tests.stack import start_stack, stop_stack
 
@@ -40,13 +41,13 @@ def platform(j: OutboxJob) -> str | None:
     return j.payload.get("platform")
 
 
-async def test_a_console_and_a_server_on_one_database_keep_to_their_own_jobs(tmp_path):
-    url = f"sqlite:///{tmp_path / 'pitchin.db'}"
+async def test_a_console_and_a_server_on_one_database_keep_to_their_own_jobs(tmp_path, any_db_url):
+    url = any_db_url
     server = await start_stack(url, scheduler=True, maildir=str(tmp_path / "server-mail"))
     term = None
     try:
         await until(lambda: server.pitchin.scheduler.lease.held(), "the server's scheduler lease")
-        term = await open_console(tmp_path, smtp_url=server.smtp.url, undo_seconds=0.3)
+        term = await open_console(tmp_path, database_url=url, smtp_url=server.smtp.url, undo_seconds=0.3)
         assert "A Pitchin server is using this database too" in term.text
         assert "its tickets do not show here" in term.text
 
@@ -97,7 +98,7 @@ async def test_a_console_and_a_server_on_one_database_keep_to_their_own_jobs(tmp
         await stop_stack(server)
 
     # the next console start takes it
-    again = await open_console(tmp_path)
+    again = await open_console(tmp_path, database_url=url)
     try:
         await again.wait_for("📣 #console: for the next console")
     finally:
