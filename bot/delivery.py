@@ -52,6 +52,10 @@ def backoff(attempt: int) -> float:
     return min(MAX_BACKOFF, 2.0 ** max(1, attempt)) * random.uniform(0.8, 1.2)
 
 
+class _HandedOver(Exception):
+    """The job was given to other workers (repos.readdress_job): neither done nor failed here."""
+
+
 class RetryLater(Exception):
     def __init__(self, message: str, delay: float | None = None):
         super().__init__(message)
@@ -167,7 +171,10 @@ class DeliveryWorker:
 
     def _lease(self) -> list[OutboxJob]:
         with self.ctx.db.transaction() as session:
-            return repos.lease_jobs(session, self.owner, self.batch, self.lease_seconds, self.ctx.now())
+            # only jobs for the platforms this process serves (and platform-free ones): a console and
+            # a server on one database must not take, or retry every minute, each other's posts
+            return repos.lease_jobs(session, self.owner, self.batch, self.lease_seconds, self.ctx.now(),
+                                    platforms=tuple(self.chats))
 
     async def _run_job(self, job: OutboxJob) -> None:
         self._in_flight.add(job.id)
@@ -187,6 +194,8 @@ class DeliveryWorker:
             return
         except RetryLater as exc:
             await self._undone(job, str(exc), exc.delay, False)
+            return
+        except _HandedOver:
             return
         except Exception as exc:  # a bug or an unexpected outage: keep the job, say so, try again later
             log.exception("job %s (%s) raised", job.id, job.kind)
@@ -328,13 +337,21 @@ class DeliveryWorker:
         log.info("suggestion %s: told %s (%s)", job.payload["card_id"], notice.to_email, where)
 
     async def _direct(self, job: OutboxJob) -> None:
-        """A private message to a colleague, on the first platform where Pitchin can reach them."""
+        """A private message to a colleague, on the first platform where Pitchin can reach them.
+        When none of their platforms is served here, the job is handed to the processes that serve
+        the first of them (another process on this database, or the next start of one)."""
         targets = await self.ctx.db.run(outbound.direct_targets, self.ctx, job.payload["person_id"])
         for platform, tenant, user_id in targets:
             port = self.chats.get(platform)
             if port is not None:
                 await port.direct(tenant, user_id, job.payload["text"], _card(job.payload))
                 return
+        if targets and "platform" not in job.payload:
+            platform = targets[0][0]
+            if await self._db(repos.readdress_job, job.id, self.owner, platform):
+                log.info("person %s is reached on %s, not served here: job %s left to it", job.payload["person_id"],
+                         platform, job.id)
+                raise _HandedOver()
         log.info("no platform can reach person %s directly; skipped: %s", job.payload["person_id"], job.payload["text"])
 
     async def _post(self, job: OutboxJob) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from sqlalchemy import case, delete, exists, func, or_, select, update
+from sqlalchemy import case, delete, exists, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql as _pg, sqlite as _sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
@@ -176,10 +176,19 @@ def enqueue(
     return job
 
 
-def lease_jobs(session: Session, owner: str, limit: int, lease_seconds: float, now: datetime | None = None) -> list[OutboxJob]:
+def job_platform():
+    """The chat platform a job is for (its payload's "platform"), NULL for a platform-free job (a
+    reply to a customer, a private message not yet addressed to a platform)."""
+    return OutboxJob.payload["platform"].as_string()
+
+
+def lease_jobs(session: Session, owner: str, limit: int, lease_seconds: float, now: datetime | None = None,
+               platforms: Iterable[str] | None = None) -> list[OutboxJob]:
     """Take up to ``limit`` due jobs for ``owner``. A job waits while an older job with the same
     ordering key is still pending. On PostgreSQL, FOR UPDATE SKIP LOCKED lets many workers lease at
-    once without blocking each other; on SQLite the write lock serialises leases."""
+    once without blocking each other; on SQLite the write lock serialises leases. With ``platforms``
+    (those the worker serves), jobs for any other chat platform are left for a process serving it:
+    a console and a server on one database each take their own, and both take platform-free ones."""
     now = now or utcnow()
     earlier = aliased(OutboxJob)
     blocked = exists().where(
@@ -194,6 +203,7 @@ def lease_jobs(session: Session, owner: str, limit: int, lease_seconds: float, n
             OutboxJob.run_after <= now,
             or_(OutboxJob.leased_until.is_(None), OutboxJob.leased_until < now),
             or_(OutboxJob.ordering_key.is_(None), ~blocked),
+            true() if platforms is None else or_(job_platform().is_(None), job_platform().in_(list(platforms))),
         )
         .order_by(OutboxJob.id)
         .limit(limit)
@@ -247,6 +257,17 @@ def fail_job(session: Session, job_id: int, owner: str, error: str) -> bool:
         .values(state="failed", done_at=utcnow(), leased_until=None, last_error=error[:2000])
     )
     return result.rowcount == 1
+
+
+def readdress_job(session: Session, job_id: int, owner: str, platform: str) -> bool:
+    """Hand a platform-free job this worker leased over to the workers serving ``platform`` (at once)."""
+    job = session.get(OutboxJob, job_id)
+    if job is None or job.lease_owner != owner or job.state != "pending":
+        return False
+    job.payload = {**job.payload, "platform": platform}
+    job.leased_until, job.lease_owner = None, None  # None: this worker's lease heartbeat leaves it alone
+    session.add(job)
+    return True
 
 
 def cancel_job(session: Session, job_id: int, now: datetime | None = None) -> bool:

@@ -17,6 +17,7 @@ from typing import TextIO
 
 from bot.config import Settings
 from bot.console.chat import ConsoleChat
+from bot.console.leaving import Leaving, other_process, sharing_warning
 from bot.console.repl import LineSource, QueueLines, Repl, StreamLines, local_actor
 
 __all__ = ["run_console", "Console", "ConsoleChat", "QueueLines", "StreamLines", "banner"]
@@ -48,6 +49,8 @@ class Console:
             source = StreamLines(source)
         self.pitchin = Pitchin(self.settings, extra_chats={"console": self.chat})
         self.repl = Repl(self.pitchin.ctx, self.chat, source, local_actor(user), prompt or "")
+        self.leaving = Leaving(self)
+        self.log_file: str | None = None  # where background warnings go (run_console sets it)
 
     @property
     def port(self) -> int:
@@ -59,10 +62,18 @@ class Console:
 
     async def start(self) -> None:
         await self.pitchin.start(http=True, worker=True, scheduler=False)
-        self.chat.write(banner(self.settings, self.port, self.repl.actor.name))
+        try:
+            server = await self.ctx.db.run(other_process, self.ctx.db, self.pitchin.worker.owner)
+        except Exception:  # a check, not a reason to refuse the console
+            server = None
+        # the banner comes last: once it shows, the console is ready (and Ctrl-C handled)
+        self.chat.write(banner(self.settings, self.port, self.repl.actor.name, self.log_file)
+                        + (f"\n{sharing_warning(server)}\n" if server else ""))
 
     async def run(self) -> None:
+        """The REPL, then (quit, exit, end of input) the question about replies still in their undo window."""
         await self.repl.run()
+        await self.leaving()
 
     async def stop(self) -> None:
         await self.pitchin.stop()
@@ -81,7 +92,7 @@ def _isatty(stream) -> bool:
         return False
 
 
-def banner(settings: Settings, port: int, user: str) -> str:
+def banner(settings: Settings, port: int, user: str, log_file: str | None = None) -> str:
     host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
@@ -114,7 +125,23 @@ def banner(settings: Settings, port: int, user: str) -> str:
             "SMTP_URL is not set: customer replies are not emailed; each is written as an .eml file to the Maildir",
             f"  {settings.maildir}  (new mail in {os.path.join(settings.maildir, 'new')})",
         ]
+    if log_file:
+        lines.append(f"Warnings from background work (retries, delivery failures) go to {log_file}")
     return "\n".join(lines) + "\n"
+
+
+def log_file_for(settings: Settings) -> str:
+    """Next to the Maildir (by default both in the current directory)."""
+    return os.path.join(os.path.dirname(os.path.abspath(settings.maildir)), "pitchin-console.log")
+
+
+def _to_file(path: str) -> logging.Handler | None:
+    try:
+        handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    return handler
 
 
 async def run_console(settings: Settings, lines: LineSource | TextIO | None = None, output: TextIO | None = None,
@@ -129,40 +156,54 @@ async def run_console(settings: Settings, lines: LineSource | TextIO | None = No
         quiet.setLevel(logging.ERROR)
         migrations.setLevel(logging.WARNING)
     console = Console(settings, lines, output, user)
+    # background work (delivery retries, failures) logs to a file, not into the prompt; -v keeps the terminal
+    to_file = None if verbose else _to_file(log_file_for(console.settings))
+    if to_file is not None:
+        quiet.addHandler(to_file)
+        quiet.propagate = False
+        console.log_file = to_file.baseFilename
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
-    try:
+    step: asyncio.Task | None = None  # what Ctrl-C or SIGTERM cancels: starting, then the REPL
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        if step is not None:
+            step.cancel()
+
+    # installed before the banner shows: a Ctrl-C right after it must not find Python's default handler
+    for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            await console.start()
+            loop.add_signal_handler(sig, interrupt)
+            installed.append(sig)
+        except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or Windows
+            pass
+    try:
+        step = asyncio.create_task(console.start(), name="console-start")
+        try:
+            await step
         except OSError as exc:  # the port is taken, or the host is not an address of this machine
             raise SystemExit(f"Pitchin console cannot listen on {settings.host}:{settings.port}: "
                              f"{exc.strerror or exc}. Set PORT (and HOST) to a free address.") from None
         if not verbose:
-            quiet.setLevel(logging.WARNING)  # delivery failures and retries still show
-        repl = asyncio.create_task(console.run(), name="console-repl")
-        interrupted = False
-
-        def interrupt() -> None:
-            nonlocal interrupted
-            interrupted = True
-            repl.cancel()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, interrupt)
-                installed.append(sig)
-            except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or Windows
-                pass
-        try:
-            await repl
-        except asyncio.CancelledError:
-            if not interrupted:
-                raise
-            console.chat.write("")  # end the line ^C was typed on
+            quiet.setLevel(logging.WARNING)  # delivery failures and retries: to the log file
+        step = asyncio.create_task(console.run(), name="console-repl")
+        await step
+    except asyncio.CancelledError:
+        if not interrupted:
+            raise
+        console.chat.write("")  # end the line ^C was typed on
+        await console.leaving.keep_after_interrupt()
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
         await console.stop()
         quiet.setLevel(before[0])
         migrations.setLevel(before[1])
+        if to_file is not None:
+            quiet.removeHandler(to_file)
+            quiet.propagate = True
+            to_file.close()
     console.chat.write("Bye.")

@@ -54,8 +54,9 @@ class LineSource(Protocol):
 class QueueLines:
     """Lines fed from code: ``feed("claim 1")``; ``close()`` is the end of input."""
 
-    def __init__(self) -> None:
+    def __init__(self, reopens: bool = False) -> None:
         self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self.reopens = reopens  # like a terminal: lines fed after close() are read after the end of input
 
     def feed(self, *lines: str) -> None:
         for line in lines:
@@ -78,6 +79,8 @@ class StreamLines:
 
     def __init__(self, stream: TextIO):
         self.stream = stream
+        # a terminal can be read again after Ctrl-D (the quit question is answered there); a pipe or file cannot
+        self.reopens = _isatty(stream)
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -124,7 +127,18 @@ class StreamLines:
             if not chunk:
                 if pending:
                     self._put(pending)
-                return
+                if not self.reopens:
+                    return
+                self._put("")  # Ctrl-D on a terminal: the end of this input; what is typed next is read on
+                pending = ""
+                decoder.reset()
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def local_actor(user: str | None = None) -> Actor:
@@ -197,8 +211,16 @@ class Repl:
             self.ended = True
         return line
 
+    def can_ask(self) -> bool:
+        """Whether a question can still be answered: the input has not ended, or it is a terminal
+        (Ctrl-D ends one input there, and the person can type on)."""
+        return not self.ended or getattr(self.lines, "reopens", False)
+
     async def ask(self, question: str) -> str | None:
         """Ask the person something and read their answer (None when the input has ended)."""
+        if not self.can_ask():
+            return None
+        self.ended = False
         self.say(question)
         line = await self._read(ASK_PROMPT if self.prompt else "")
         return None if line == "" else line.rstrip("\r\n")
