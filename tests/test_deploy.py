@@ -21,6 +21,7 @@ import aiohttp
 import yaml
 from sqlalchemy.engine import make_url
 
+from bot.config import load_settings
 from tests.test_start_errors import free_port, serve_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,3 +164,21 @@ def test_docker_compose_runs_postgresql_a_web_and_a_worker_process():
     assert services["worker"]["healthcheck"]["test"] == ["CMD", "pitchin", "db", "current"]
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
     assert services["web"]["ports"] == ["127.0.0.1:3000:3000"]
+
+
+def test_a_platforms_postgres_url_uses_the_driver_pitchin_ships():
+    # Heroku Postgres and most hosts set DATABASE_URL=postgres://…; SQLAlchemy alone would want psycopg2
+    for given in ("postgres://u:p@db.example.com:5432/d", "postgresql://u:p@db.example.com:5432/d"):
+        assert load_settings({"DATABASE_URL": given}, dotenv=None).database_url == \
+            "postgresql+psycopg://u:p@db.example.com:5432/d"
+    kept = "postgresql+psycopg://u@h/d"
+    assert load_settings({"DATABASE_URL": kept}, dotenv=None).database_url == kept
+
+
+def test_a_platforms_postgres_url_reaches_the_database(tmp_path, pg_url):
+    """A postgres:// URL as a platform gives it, through the real start: no missing driver on the way."""
+    given = "postgres://" + pg_url.split("://", 1)[1]
+    done = subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=tmp_path,
+                          env=serve_env(tmp_path, DATABASE_URL=given), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Database postgresql+psycopg://") and "is at revision" in done.stdout
