@@ -182,3 +182,12 @@ def test_a_platforms_postgres_url_reaches_the_database(tmp_path, pg_url):
                           env=serve_env(tmp_path, DATABASE_URL=given), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Database postgresql+psycopg://") and "is at revision" in done.stdout
+
+
+def test_the_readme_quotes_the_procfile_and_runs_pitchin_in_a_virtual_environment():
+    readme = (ROOT / "README.md").read_text()
+    deploy = readme.split("\n## Deploy\n", 1)[1].split("\n## ", 1)[0]
+    quoted = re.search(r"```\n(web: .*?)```", deploy, re.S).group(1)
+    assert quoted == (ROOT / "Procfile").read_text()
+    run_it = readme.split("\n## Run it", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert run_it.splitlines()[0] == "python3 -m venv .venv && . .venv/bin/activate && pip install -e ."
