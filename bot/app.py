@@ -14,10 +14,11 @@ from bot.delivery import DeliveryWorker
 from bot.http_guard import GuardedServer, ServerLimits
 from bot.llm import OpenAIEmbedder, make_llm_client
 from bot.llm_writer import OpenAIIssueWriter
+from bot.start_errors import explain_listen, open_database
 from handlers.base import ChatPort, CustomerChannel
 from handlers.context import Context
 from handlers.local_model import ModelError, ModelFiles
-from storage.db import Database
+from storage.db import current_revision
 
 log = logging.getLogger("pitchin")
 
@@ -55,9 +56,11 @@ class Pitchin:
     def __init__(self, settings: Settings, extra_chats: dict[str, ChatPort] | None = None,
                  customers: CustomerChannel | None = None, upgrade: bool = True):
         self.settings = settings
-        self.db = Database(settings.database_url)
+        self.db = open_database(settings.database_url)  # unreachable or unwritable: one line, exit code 2
+        self.revision: str | None = None  # logged at start: alembic's own lines show with -v only
         if upgrade:
             self.db.upgrade()
+            self.revision = current_revision(self.db.engine)
         self.chats: dict[str, ChatPort] = dict(extra_chats or {})
         self.ctx = Context(db=self.db, undo_seconds=settings.undo_seconds, mail_domain=settings.mail_domain,
                            escalate_minutes=settings.escalate_minutes, local_model=local_model(settings))
@@ -114,6 +117,23 @@ class Pitchin:
 
     async def start(self, *, http: bool = True, worker: bool = True, scheduler: bool = True,
                     heartbeat_seconds: float | None = None) -> None:
+        if self.slack_app is not None:
+            # one connection pool for every Web API call (the SDK otherwise opens a session per call)
+            self._slack_http = aiohttp.ClientSession()
+            self.slack_app.client.session = self._slack_http
+        # the port first: a busy one is then the only line the admin sees (bot/start_errors.py), not
+        # the last of a screenful of start-up notes
+        if http:
+            app = self.web_app()
+            self._runner = web.AppRunner(app, access_log=None)
+            self._server = GuardedServer(self._runner, self.limits)
+            app.middlewares.append(self._server.middleware)
+            await self._runner.setup()
+            with explain_listen(self.settings.host, self.settings.port):
+                await self._server.start(self.settings.host, self.settings.port)
+        if self.revision is not None:
+            log.info("Database %s at revision %s", self.db.engine.url.render_as_string(hide_password=True),
+                     self.revision)
         if not self.chats:
             log.warning("No chat platform is configured (SLACK_BOT_TOKEN, MICROSOFT_APP_ID or PITCHIN_TEAMS): "
                         "tickets are stored but posted nowhere.")
@@ -140,19 +160,9 @@ class Pitchin:
         else:
             log.info("Briefing labels: each issue's most central message, shortened; "
                      "set OPENAI_API_KEY for AI-written labels and summaries")
-        if self.slack_app is not None:
-            # one connection pool for every Web API call (the SDK otherwise opens a session per call)
-            self._slack_http = aiohttp.ClientSession()
-            self.slack_app.client.session = self._slack_http
         if http:
-            app = self.web_app()
-            self._runner = web.AppRunner(app, access_log=None)
-            self._server = GuardedServer(self._runner, self.limits)
-            app.middlewares.append(self._server.middleware)
-            await self._runner.setup()
-            await self._server.start(self.settings.host, self.settings.port)
             log.info("listening on http://%s:%s (at most %d connections at once)", self.settings.host,
-                     self.settings.port, self._server.max_connections)
+                     self.port, self._server.max_connections)
         if worker:
             self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
         if http:

@@ -12,11 +12,23 @@ from pathlib import Path
 from bot.config import ConfigError, load_settings
 
 
+SERVE_DESCRIPTION = """\
+Run the web server (Slack events, Teams messages, /intake/*, /healthz), the delivery worker
+and the scheduler.
+
+Settings come from the environment and from a .env file in the working directory (the
+environment wins; see .env.example). The server listens on HOST:PORT, by default
+127.0.0.1:3000 (this machine only): set HOST=0.0.0.0 to accept connections from other
+machines, as a platform's router or a container needs (the Procfile and the Dockerfile do),
+and PORT to the port the platform gives. `pitchin doctor` checks the whole configuration."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pitchin", description="Whole-company support in Slack and Teams.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    serve = sub.add_parser("serve", help="run the web server, the delivery worker and the scheduler")
+    serve = sub.add_parser("serve", help="run the web server, the delivery worker and the scheduler",
+                           description=SERVE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("--no-scheduler", action="store_true", help="leave scheduled jobs to another process")
     serve.add_argument("--no-worker", action="store_true", help="leave outbox delivery to `pitchin worker` processes")
     worker = sub.add_parser("worker", help="deliver queued posts and replies (and run the scheduler when it is free)")
@@ -77,6 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     if not args.verbose:  # APScheduler logs every job it runs; pitchin.scheduler says what matters
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        # alembic says seven things on every start; bot/app.py logs the one that matters (the revision)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command is None:
         parser.print_help()
         sys.exit(2)
@@ -90,9 +104,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
 
     if args.command == "db":
-        from storage.db import Database, current_revision
+        from bot.start_errors import open_database
+        from storage.db import current_revision
 
-        database = Database(settings.database_url)
+        try:
+            database = open_database(settings.database_url)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            sys.exit(2)
         if args.db_command == "upgrade":
             database.upgrade()
             print(f"Database {database.engine.url.render_as_string(hide_password=True)} is at revision "
@@ -135,12 +154,11 @@ def _brief(settings, department: str | None, since) -> None:
     from handlers import briefings
     from handlers.base import Usage
     from handlers.context import Context
-    from storage.db import Database
-
     from bot.llm import make_llm_client
     from bot.llm_writer import OpenAIIssueWriter
+    from bot.start_errors import open_database
 
-    database = Database(settings.database_url)
+    database = open_database(settings.database_url)  # a StartError is printed by main, exit code 2
     ctx = Context(db=database, local_model=local_model(settings))
     llm = make_llm_client(settings)  # with OPENAI_API_KEY the labels are the model's, marked AI-written
     if llm is not None:
@@ -181,8 +199,8 @@ async def _run(settings, *, http: bool, worker: bool, scheduler: bool, heartbeat
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await pitchin.start(http=http, worker=worker, scheduler=scheduler, heartbeat_seconds=heartbeat_seconds)
-    try:
+    try:  # a start that fails half-way (a busy port) still closes what it opened
+        await pitchin.start(http=http, worker=worker, scheduler=scheduler, heartbeat_seconds=heartbeat_seconds)
         await stop.wait()
     finally:
         await pitchin.stop()

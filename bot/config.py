@@ -208,6 +208,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
                                               f"{MAX_ESCALATE_MINUTES}"))
                 continue
             values[f.name] = int(raw)
+        elif f.name == "database_url":
+            values[f.name] = _with_driver(raw)
         else:
             values[f.name] = raw
     settings = Settings(**{**{f.name: getattr(defaults, f.name) for f in fields(Settings)}, **values})
@@ -268,6 +270,15 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     if problems:
         raise ConfigError("Pitchin cannot start:\n  - " + "\n  - ".join(problems))
     return settings
+
+
+def _with_driver(url: str) -> str:
+    """postgres://… (as Heroku and most hosts give it) and postgresql://… name no driver, and
+    SQLAlchemy would look for psycopg2; Pitchin ships psycopg 3, so the URL names it."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
 
 
 def _model_problems(settings: Settings) -> list[str]:

@@ -13,6 +13,7 @@ from sqlmodel import Session, create_engine
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+CONNECT_TIMEOUT_SECONDS = 5  # PostgreSQL; ?connect_timeout= in DATABASE_URL overrides it
 
 
 class Database:
@@ -80,7 +81,11 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         )
         _sqlite_pragmas(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # libpq waits for an unanswering server as long as TCP does (minutes): a few seconds are enough
+    # for a database on the network, and let a start that cannot reach it say so (bot/start_errors.py)
+    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         connect_args=connect_args)
 
 
 def _sqlite_pragmas(engine: Engine) -> None:

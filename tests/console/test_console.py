@@ -23,6 +23,7 @@ import pytest
 
 from bot.config import Settings
 from bot.console import Console, ConsoleChat, QueueLines, banner, run_console
+from bot.start_errors import StartError
 from handlers.base import Button, Card, DeliveryMark, MessageRef, PersonRef, ThreadRef
 from tests.stack import raw_mail
 
@@ -317,9 +318,11 @@ async def test_a_taken_port_is_explained(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         settings = console_settings(tmp_path, port=busy.getsockname()[1])
-        with pytest.raises(SystemExit) as exc:
+        # the same line as pitchin serve's (bot/start_errors.py); `pitchin console` prints it, exit code 2
+        with pytest.raises(StartError) as exc:
             await run_console(settings, QueueLines(), io.StringIO(), user="ann")
-    assert f"cannot listen on 127.0.0.1:{settings.port}" in str(exc.value) and "PORT" in str(exc.value)
+    assert str(exc.value) == (f"Pitchin cannot start: port {settings.port} on 127.0.0.1 is in use (another pitchin "
+                              f"serve?): stop it or set PORT to a free port")
 
 
 def test_banner_when_intake_is_off_and_smtp_is_set(tmp_path):
