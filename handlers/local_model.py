@@ -108,6 +108,7 @@ def load(files: ModelFiles, threads: int) -> tuple[Any, Any]:
     digest = files.check(path, data)
     tokenizer_path = files.tokenizer_path()
     tokenizer_data = _read(tokenizer_path)
+    return_large_buffers()
     try:
         session = onnxruntime.InferenceSession(data, session_options(onnxruntime, threads),
                                                providers=["CPUExecutionProvider"])
@@ -143,14 +144,35 @@ def session_options(onnxruntime: Any, threads: int) -> Any:
     return options
 
 
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
+LARGE_BUFFER = 1024 * 1024  # bytes from which a buffer gets pages of its own, returned when freed
+
+
+def _glibc(function: str) -> Any:
+    """A function of glibc's malloc, or None elsewhere (musl, macOS), where nothing is tuned."""
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), function) if name else None
+    except (OSError, AttributeError):
+        return None
+
+
+def return_large_buffers() -> None:
+    """Every buffer of 1 MB or more in pages of its own, given back to the system when freed.
+
+    glibc starts so (from 128 KB), but raises that bar up to 32 MB as soon as a large buffer is freed,
+    and from then on keeps freed buffers for reuse. The model frees many of those on every call (its
+    layers' outputs: 10 MB and more for a batch of long texts): three batches of long texts left the
+    process 95 MB larger for good. Process-wide, set once when the model is first loaded."""
+    mallopt = _glibc("mallopt")
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, LARGE_BUFFER)
+
+
 def release_free_memory() -> None:
     """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``); nothing elsewhere.
     Large temporary buffers (the model's while it is built) otherwise stay resident after they are freed."""
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):  # not glibc (musl, macOS): it returns freed memory by itself, or keeps it
-        return
+    trim = _glibc("malloc_trim")
     if trim is not None:
         trim(0)
 
