@@ -15,3 +15,4 @@ python bench/similarity.py --csv ../shared/data/banking77/test.csv
 python bench/similarity_latency.py
 python bench/briefing.py --csv ../shared/data/banking77/test.csv
 python bench/message_vectors.py --pg-url "$PG_URL"
+python bench/memory.py

@@ -19,6 +19,8 @@ changes nothing.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import logging
 import os
@@ -106,21 +108,73 @@ def load(files: ModelFiles, threads: int) -> tuple[Any, Any]:
     digest = files.check(path, data)
     tokenizer_path = files.tokenizer_path()
     tokenizer_data = _read(tokenizer_path)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
+    return_large_buffers()
     try:
-        session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(data, session_options(onnxruntime, threads),
+                                               providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_str(tokenizer_data.decode("utf-8"))
     except Exception as exc:  # onnxruntime and tokenizers raise their own types for a bad file
         raise ModelError(f"{path} or {tokenizer_path} could not be loaded ({type(exc).__name__}: {exc}); "
                          "they must be an ONNX export of all-MiniLM-L6-v2 and its tokenizer.json") from exc
+    # onnxruntime's Python wrapper keeps the model's bytes (23 MB) for as long as the session lives,
+    # only to rebuild it on another device after a GPU failure: never here, so they are let go
+    if isinstance(getattr(session, "_model_bytes", None), bytes):
+        session._model_bytes = None
+    del data
     _check_shape(path, session)
+    # building the session folds the int8 weights into float32 ones (90 MB) through temporary copies
+    # that glibc keeps in its free lists: 73 MB more resident for good unless handed back
+    release_free_memory()
     log.info("Local similarity model: %s (sha256 %s, %s), tokenizer %s (sha256 %s)", path, digest,
              "pinned" if files.pinned else "not pinned: set PITCHIN_MODEL_SHA256 to it to refuse any other file",
              tokenizer_path, _sha256(tokenizer_data))
     return session, tokenizer
+
+
+def session_options(onnxruntime: Any, threads: int) -> Any:
+    """How the model runs: ``threads`` for one call, and no memory arena. With its arena onnxruntime
+    keeps every buffer a call needed for the next one: after one batch of 32 long texts the process
+    stayed 600 MB larger for good; without it a call's buffers are freed when it ends (bench/README.md,
+    "Memory": no slower within the noise)."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = False
+    options.log_severity_level = 3
+    return options
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
+LARGE_BUFFER = 1024 * 1024  # bytes from which a buffer gets pages of its own, returned when freed
+
+
+def _glibc(function: str) -> Any:
+    """A function of glibc's malloc, or None elsewhere (musl, macOS), where nothing is tuned."""
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), function) if name else None
+    except (OSError, AttributeError):
+        return None
+
+
+def return_large_buffers() -> None:
+    """Every buffer of 1 MB or more in pages of its own, given back to the system when freed.
+
+    glibc starts so (from 128 KB), but raises that bar up to 32 MB as soon as a large buffer is freed,
+    and from then on keeps freed buffers for reuse. The model frees many of those on every call (its
+    layers' outputs: 10 MB and more for a batch of long texts): three batches of long texts left the
+    process 95 MB larger for good. Process-wide, set once when the model is first loaded."""
+    mallopt = _glibc("mallopt")
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, LARGE_BUFFER)
+
+
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``); nothing elsewhere.
+    Large temporary buffers (the model's while it is built) otherwise stay resident after they are freed."""
+    trim = _glibc("malloc_trim")
+    if trim is not None:
+        trim(0)
 
 
 def _check_shape(path: Path, session: Any) -> None:

@@ -68,6 +68,10 @@ class Embedder(Protocol):
 
 MAX_TOKENS = 256  # the model was trained on up to 256 word pieces
 _BATCH = 32
+# word pieces a call, padding included: what one call needs grows with the batch times the square of
+# its width (attention), and one batch of 32 texts of 256 pieces took 640 MB for the call's length;
+# 2048 (8 long texts, or 32 of 64 pieces) stays within what loading the model takes (bench/README.md)
+MAX_BATCH_TOKENS = 2048
 
 _MODEL_LOCK = threading.Lock()
 _LOADED: dict[ModelFiles, tuple[Any, Any]] = {}  # one copy of each model a process, shared by its embedders
@@ -111,23 +115,36 @@ class LocalEmbedder:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         session, tokenizer = _minilm(self.files)
-        cut = [t[:MAX_CHARS] for t in texts]
-        order = sorted(range(len(cut)), key=lambda i: len(cut[i]))  # batches of similar length pad less
-        out = np.zeros((len(cut), self.dim), np.float32)
-        for start in range(0, len(order), _BATCH):
-            rows = order[start:start + _BATCH]
-            encodings = tokenizer.encode_batch([cut[i] for i in rows])
-            width = max(len(e.ids) for e in encodings)
+        pieces = []  # each text's word pieces (a tokenizer's Encoding of a long text weighs far more)
+        for start in range(0, len(texts), 256):
+            pieces += [np.asarray(e.ids, np.int32)
+                       for e in tokenizer.encode_batch([t[:MAX_CHARS] for t in texts[start:start + 256]])]
+        out = np.zeros((len(pieces), self.dim), np.float32)
+        for rows in _batches([len(p) for p in pieces]):
+            width = len(pieces[rows[-1]])
             ids = np.zeros((len(rows), width), np.int64)
             mask = np.zeros((len(rows), width), np.int64)
-            for r, e in enumerate(encodings):
-                ids[r, :len(e.ids)] = e.ids
-                mask[r, :len(e.ids)] = 1
+            for r, i in enumerate(rows):
+                ids[r, :len(pieces[i])] = pieces[i]
+                mask[r, :len(pieces[i])] = 1
             hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
                                         "token_type_ids": np.zeros_like(ids)})[0]
             pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
             out[rows] = pooled
         return normalize_rows(out)
+
+
+def _batches(lengths: list[int]) -> list[list[int]]:
+    """Positions of the texts, shortest first (batches of similar length pad less), in batches of at
+    most ``_BATCH`` texts and ``MAX_BATCH_TOKENS`` padded word pieces; each batch's longest is last."""
+    batches: list[list[int]] = []
+    rows: list[int] = []
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if rows and (len(rows) == _BATCH or (len(rows) + 1) * lengths[i] > MAX_BATCH_TOKENS):
+            batches.append(rows)
+            rows = []
+        rows.append(i)
+    return batches + [rows] if rows else batches
 
 
 # ---------------------------------------------------------------- the index

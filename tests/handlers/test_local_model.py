@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import onnxruntime
 import pytest
 
@@ -67,6 +68,23 @@ def test_the_bundled_model_is_checked_and_loaded_without_importing_its_package()
     assert run.returncode == 0, run.stderr
     assert "shape (1, 384)" in run.stdout and "never imported" in run.stdout
     assert f"Local similarity model: {bundled_model()} (sha256 {BUNDLED_SHA256}, pinned)" in run.stdout
+
+
+def test_the_session_keeps_no_copy_of_the_model_and_no_arena():
+    # memory (bench/memory.py): onnxruntime's wrapper would hold the checked bytes (23 MB) for the
+    # session's life, and its arena would keep the largest call's buffers for good
+    from handlers import local_model
+
+    session, _ = local_model.load(ModelFiles.bundled(), threads=1)
+    kept = [name for name, value in vars(session).items() if isinstance(value, bytes) and len(value) > 1_000_000]
+    assert kept == []
+    options = session.get_session_options()
+    assert options.enable_cpu_mem_arena is False
+    assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
+    ids = [[101, 7592, 102]]  # and it still runs
+    out = session.run(None, {"input_ids": np.array(ids), "attention_mask": np.ones((1, 3), np.int64),
+                             "token_type_ids": np.zeros((1, 3), np.int64)})[0]
+    assert out.shape == (1, 3, 384)
 
 
 def test_a_tampered_bundled_model_is_refused_and_its_package_never_runs(tmp_path):

@@ -75,6 +75,27 @@ def test_a_text_embeds_the_same_alone_or_in_a_padded_batch(embedder):
     assert np.allclose(together[0], embedder.embed([long])[0], atol=1e-4)
 
 
+def test_long_texts_are_embedded_in_calls_of_bounded_size_and_in_their_order(embedder, monkeypatch):
+    # what one model call holds in memory grows with its word pieces: 40 long texts must not go as
+    # one call of 32 × 256 (640 MB), and cutting them up must change no vector nor their order
+    texts = [f"Order {i}: the parcel never arrived and nobody answers. " * 40 for i in range(40)]
+    texts[7] = "refund please"
+    alone = np.vstack([embedder.embed([t]) for t in texts[:3] + [texts[7]]])
+    session, tokenizer = similarity._minilm(embedder.files)
+    shapes = []
+
+    class Recording:
+        def run(self, outputs, feeds):
+            shapes.append(feeds["input_ids"].shape)
+            return session.run(outputs, feeds)
+
+    monkeypatch.setitem(similarity._LOADED, embedder.files, (Recording(), tokenizer))
+    together = embedder.embed(texts)
+    assert all(rows * width <= similarity.MAX_BATCH_TOKENS for rows, width in shapes)
+    assert sum(rows for rows, _ in shapes) == 40
+    assert np.allclose(together[[0, 1, 2, 7]], alone, atol=1e-4)
+
+
 def test_texts_without_words_and_huge_texts_embed_safely(embedder):
     vectors = embedder.embed(["", "   ", "refund " * 50_000])
     assert not np.isnan(vectors).any()
