@@ -55,7 +55,9 @@ async def test_two_workers_send_the_digest_once_across_a_takeover(workers, pg_ur
     a, b = workers
     db = Database(pg_url)
     now = datetime.now(timezone.utc)
-    yesterday = now - timedelta(hours=24)
+    # on the hour: the second zone's midnight falls on an hour boundary of UTC, and a conversation at
+    # hh:55 would have its reply five minutes later on the next local day
+    yesterday = (now - timedelta(hours=24)).replace(minute=0, second=0, microsecond=0)
     with db.transaction() as s:
         ticket = Ticket(subject="Parcel", customer_email="carol@example.com", customer_name="Carol Smith",
                         created_at=yesterday)
