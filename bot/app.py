@@ -63,7 +63,9 @@ class Pitchin:
             self.revision = current_revision(self.db.engine)
         self.chats: dict[str, ChatPort] = dict(extra_chats or {})
         self.ctx = Context(db=self.db, undo_seconds=settings.undo_seconds, mail_domain=settings.mail_domain,
-                           escalate_minutes=settings.escalate_minutes, local_model=local_model(settings))
+                           escalate_minutes=settings.escalate_minutes, local_model=local_model(settings),
+                           public_url=settings.public_url.rstrip("/"), surveys=settings.surveys,
+                           survey_delay_hours=settings.survey_delay_hours, survey_days=settings.survey_days)
         self.llm = make_llm_client(settings)  # the one OpenAI client (None without OPENAI_API_KEY)
         if self.llm is not None:
             self.ctx.embedder = OpenAIEmbedder(self.llm, settings.openai_embedding_model)

@@ -41,7 +41,12 @@ PURPOSE = {
                              "not public, comma-separated (e.g. hooks.internal,10.0.0.0/8,::1); listed hosts may "
                              "also use plain http",
     "PITCHIN_UNDO_SECONDS": "how long an employee can take back a reply before it goes to the customer",
-    "PITCHIN_PUBLIC_URL": "this server's public base URL",
+    "PITCHIN_PUBLIC_URL": "this server's public base URL (https://support.example.com): the links in satisfaction "
+                          "surveys and the stats chart in Teams point there",
+    "PITCHIN_SURVEYS": "whether customers get a satisfaction survey after a ticket they were answered on closes "
+                       "(on/off)",
+    "PITCHIN_SURVEY_DELAY_HOURS": "how many hours a ticket must stay closed before its survey goes out",
+    "PITCHIN_SURVEY_DAYS": "the fewest days between two surveys to the same customer",
     "PITCHIN_ESCALATE_MINUTES": "how many working minutes (inside the rotations' shifts) a ticket may stay unclaimed "
                                 "before the person on duty is sent it; twice that and the support channel is told",
     "PITCHIN_MODEL_DIR": "a folder with your own copy of the local similarity model, used instead of the bundled "
@@ -81,6 +86,9 @@ class Settings:
     webhook_allow: str = ""  # PITCHIN_WEBHOOK_ALLOW as written; bot.inbox.addresses.AllowList reads it
     undo_seconds: float = 10.0
     public_url: str = ""
+    surveys: bool = True  # PITCHIN_SURVEYS
+    survey_delay_hours: float = 24.0
+    survey_days: int = 30
     escalate_minutes: int = 30
     model_dir: str = ""  # PITCHIN_MODEL_DIR: empty for the bundled local model
     model_sha256: str = ""
@@ -134,6 +142,9 @@ ENV_NAMES = {
     "webhook_allow": "PITCHIN_WEBHOOK_ALLOW",
     "undo_seconds": "PITCHIN_UNDO_SECONDS",
     "public_url": "PITCHIN_PUBLIC_URL",
+    "surveys": "PITCHIN_SURVEYS",
+    "survey_delay_hours": "PITCHIN_SURVEY_DELAY_HOURS",
+    "survey_days": "PITCHIN_SURVEY_DAYS",
     "escalate_minutes": "PITCHIN_ESCALATE_MINUTES",
     "model_dir": "PITCHIN_MODEL_DIR",
     "model_sha256": "PITCHIN_MODEL_SHA256",
@@ -151,6 +162,8 @@ def _problem(var: str, what: str) -> str:
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
 MAX_ESCALATE_MINUTES = 24 * 60  # a day of working time: later than that is no escalation
+MAX_SURVEY_DELAY_HOURS = 24 * 14  # a survey two weeks after the answer asks about something forgotten
+MAX_SURVEY_DAYS = 3650
 # a chat model's name: gpt-4o-mini, ft:gpt-4o-mini:acme::id, meta-llama/Llama-3.1-8B, llama3.1:8b
 MODEL_NAME = re.compile(r"[\w.:/-]{1,100}")
 APP_TYPES = {"multitenant": "MultiTenant", "singletenant": "SingleTenant", "userassignedmsi": "UserAssignedMSI"}
@@ -189,6 +202,24 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
                 problems.append(_problem(var, f"is “{raw}”; use 1 or true to switch Teams on, 0 or false for off"))
                 continue
             values[f.name] = raw.lower() in TRUE
+        elif f.name == "surveys":
+            if raw.lower() not in TRUE | FALSE:
+                problems.append(_problem(var, f"is “{raw}”; use on or off"))
+                continue
+            values[f.name] = raw.lower() in TRUE
+        elif f.name == "survey_delay_hours":
+            try:
+                values[f.name] = float(raw)
+                if not 0 <= values[f.name] <= MAX_SURVEY_DELAY_HOURS:
+                    raise ValueError
+            except ValueError:
+                problems.append(_problem(var, f"is “{raw}”, not a number of hours from 0 to {MAX_SURVEY_DELAY_HOURS}"))
+                values.pop(f.name, None)
+        elif f.name == "survey_days":
+            if not raw.isdigit() or not 0 <= int(raw) <= MAX_SURVEY_DAYS:
+                problems.append(_problem(var, f"is “{raw}”, not a whole number of days from 0 to {MAX_SURVEY_DAYS}"))
+                continue
+            values[f.name] = int(raw)
         elif f.name == "microsoft_app_type":
             if raw.lower() not in APP_TYPES:
                 problems.append(_problem(var, f"is “{raw}”; use MultiTenant, SingleTenant or UserAssignedMSI"))
@@ -250,6 +281,11 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     if urlparse(settings.microsoft_login_url).scheme not in ("http", "https"):
         problems.append(_problem("MICROSOFT_LOGIN_URL", f"is “{settings.microsoft_login_url}”, not an http:// or "
                                                         f"https:// URL"))
+    if settings.public_url:
+        public = urlparse(settings.public_url)
+        if public.scheme not in ("http", "https") or not public.netloc or public.query or public.fragment:
+            problems.append(_problem("PITCHIN_PUBLIC_URL", f"is “{settings.public_url}”, not a base URL like "
+                                                           "https://support.example.com"))
     if settings.openai_base_url and urlparse(settings.openai_base_url).scheme not in ("http", "https"):
         problems.append(_problem("OPENAI_BASE_URL", f"is “{settings.openai_base_url}”, not an http:// or https:// URL"))
     if not MODEL_NAME.fullmatch(settings.openai_model):

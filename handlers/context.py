@@ -17,6 +17,10 @@ class Context:
     undo_seconds: float = 10.0
     mail_domain: str = "pitchin.invalid"  # right-hand side of our Message-IDs
     escalate_minutes: int = 30  # working minutes a ticket may stay unclaimed before the person on duty is sent it
+    public_url: str = ""  # PITCHIN_PUBLIC_URL without a trailing slash: survey links, chart images
+    surveys: bool = True  # PITCHIN_SURVEYS
+    survey_delay_hours: float = 24.0  # PITCHIN_SURVEY_DELAY_HOURS: a ticket stays closed this long before its survey
+    survey_days: int = 30  # PITCHIN_SURVEY_DAYS: at most one survey per customer in this many days
     clock: Clock = field(default_factory=SystemClock)
     wake: Callable[[], None] = lambda: None  # tells an in-process delivery worker there is work
     # tells the message-vectors job (bot/scheduler.py) a customer text waits for its vector; from any thread

@@ -191,7 +191,7 @@ def close(ctx: Context, actor: Actor, ticket_id: int) -> Reply:
         person = repos.person_for(session, actor)
         if session.get(Ticket, ticket_id) is None:
             return _unknown(ticket_id)
-        done = repos.try_close(session, ticket_id, person.id)
+        done = repos.try_close(session, ticket_id, person.id, ctx.now())
         if done:
             to_chat(ctx, session, "chat.update_ticket", ticket_id)
         else:

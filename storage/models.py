@@ -45,6 +45,9 @@ class Ticket(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     last_customer_at: datetime = Field(default_factory=utcnow)
+    # when it was last closed (None while open): the survey waits PITCHIN_SURVEY_DELAY_HOURS from here,
+    # and `stats` measures time to close up to here
+    closed_at: Optional[datetime] = Field(default=None, index=True)
 
 
 class TicketMessage(SQLModel, table=True):
@@ -395,3 +398,47 @@ class IssueRoute(SQLModel, table=True):
     centroid: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     moved_by_id: Optional[int] = Field(default=None, foreign_key="person.id")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# ---------------------------------------------------------------- surveys and stats
+
+
+class Survey(SQLModel, table=True):
+    """The satisfaction survey of one ticket (at most one per ticket: ``ticket_id`` is unique).
+
+    The link's token is never stored, only its sha256 (``token_hash``): the outbox job that mails it
+    carries the token itself. ``rating`` is "great", "okay" or "not_good"; a second click changes it.
+    ``nps_offered``: this survey's page asks the Net Promoter question and "How did you hear about
+    us?" (at most once per customer every 90 days); ``nps`` is 0–10."""
+
+    __tablename__ = "survey"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", unique=True)
+    customer_email: str = Field(index=True)
+    customer_name: str = ""
+    token_hash: str = Field(unique=True, max_length=64)
+    answered_by_id: Optional[int] = Field(default=None, foreign_key="person.id")  # who answered the customer
+    email_message_id: Optional[str] = None  # the survey mail's Message-ID, fixed when it is queued
+    created_at: datetime = Field(default_factory=utcnow, index=True)  # queued
+    sent_at: Optional[datetime] = None
+    expires_at: datetime
+    rating: Optional[str] = None
+    rated_at: Optional[datetime] = Field(default=None, index=True)
+    comment: Optional[str] = None
+    commented_at: Optional[datetime] = None
+    nps_offered: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, default=False,
+                                                              server_default=false()))
+    nps: Optional[int] = None
+    nps_at: Optional[datetime] = Field(default=None, index=True)
+    referral: Optional[str] = None  # one of handlers.surveys' REFERRALS, or "other"
+    referral_other: Optional[str] = None  # the customer's own words when "other"
+
+
+class ChartImage(SQLModel, table=True):
+    """A stats chart (PNG) served at /charts/<token>.png for platforms that show images by URL
+    (Teams cards); deleted after a while. ``token`` is unguessable."""
+
+    __tablename__ = "chart_image"
+    token: str = Field(primary_key=True, max_length=64)
+    png: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, index=True)

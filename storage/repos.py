@@ -81,12 +81,14 @@ def try_unclaim(session: Session, ticket_id: int, person_id: int) -> bool:
     return _transition(session, ticket_id, (Ticket.claimed_by_id == person_id,), {"claimed_by_id": None})
 
 
-def try_close(session: Session, ticket_id: int, person_id: int) -> bool:
-    return _transition(session, ticket_id, (Ticket.status == "open",), {"status": "closed", "closed_by_id": person_id})
+def try_close(session: Session, ticket_id: int, person_id: int, now: datetime | None = None) -> bool:
+    return _transition(session, ticket_id, (Ticket.status == "open",),
+                       {"status": "closed", "closed_by_id": person_id, "closed_at": now or utcnow()})
 
 
 def try_reopen(session: Session, ticket_id: int) -> bool:
-    return _transition(session, ticket_id, (Ticket.status == "closed",), {"status": "open", "closed_by_id": None})
+    return _transition(session, ticket_id, (Ticket.status == "closed",),
+                       {"status": "open", "closed_by_id": None, "closed_at": None})
 
 
 def fresh_ticket(session: Session, ticket_id: int) -> Ticket | None:
