@@ -296,7 +296,7 @@ class DeliveryWorker:
     async def _notice(self, job: OutboxJob) -> None:
         port = self._chat(job)
         thread = await self._thread(job)
-        await port.post_in_thread(thread, job.payload["text"])
+        await port.post_in_thread(thread, job.payload["text"], _card(job.payload))
 
     async def _mark_delivery(self, job: OutboxJob) -> None:
         p = job.payload

@@ -20,7 +20,7 @@ from storage.models import OutboxJob, ThreadAnchor, Ticket, TicketMessage
 # job kinds that are not about one ticket
 CHAT_POST = "chat.post"  # {platform, channel, text, card?}: a post in any channel of one platform
 CHAT_DIRECT = "chat.direct"  # {person_id, text, card?}: to a colleague, on the first platform that reaches them
-CHAT_NOTICE = "chat.notice"  # {platform, ticket_id, text, failure?}: a line in a ticket's thread
+CHAT_NOTICE = "chat.notice"  # {platform, ticket_id, text, card?, failure?}: a line (or a card) in a ticket's thread
 CHAT_USERGROUP = "chat.usergroup"  # {platform, usergroup, person_ids}: a user group's members become those people
 
 # a job that keeps failing is retried for this long after it was queued, then Pitchin gives up and

@@ -83,6 +83,7 @@ class RecordingChat:
         self.platform = platform
         self.roots: dict[str, Card] = {}  # thread id → current card
         self.threads: dict[str, list[str]] = {}
+        self.thread_cards: dict[str, list[Card]] = {}  # thread id → the cards posted in it
         self.marks: list = []  # every DeliveryMark shown, in order
         self.delivery: dict[str, str] = {}  # employee message id → its latest delivery state
         self.updates = 0
@@ -122,6 +123,8 @@ class RecordingChat:
     async def post_in_thread(self, thread, text, card=None):
         self._maybe_fail()
         self.threads[thread.thread_id].append(text)
+        if card is not None:
+            self.thread_cards.setdefault(thread.thread_id, []).append(card)
         return MessageRef(self.platform, "", "support", f"{thread.thread_id}-{len(self.threads[thread.thread_id])}")
 
     async def mark_delivery(self, mark):
