@@ -14,6 +14,7 @@ from aiohttp import web
 from bot.http_guard import LIMITS, ServerLimits
 from bot.request_body import MAX_JSON_BYTES, parse_json
 from bot.request_body import read_or_refuse as _body
+from bot.survey_page import add_survey_routes
 from handlers import tickets
 from handlers.base import InboundMessage, utcnow
 from handlers.context import Context
@@ -196,6 +197,7 @@ def make_web_app(ctx: Context, intake_token: str,
     app.router.add_post("/intake/email", intake_email)
     app.router.add_post("/intake/messages", intake_messages)
     app.router.add_get("/healthz", healthz)
+    add_survey_routes(app, ctx)  # GET|POST /survey/{token}: the customer's satisfaction page
     if slack_handler is not None:
         app.router.add_post("/slack/events", slack_handler)
     if teams_handler is not None:

@@ -4,7 +4,6 @@ and the news in the ticket's thread. On SQLite and PostgreSQL, through the real 
 from __future__ import annotations
 
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,17 +11,16 @@ from sqlmodel import select
 
 from bot.delivery import DeliveryWorker
 from handlers import survey_answers, surveys, tickets
-from handlers.base import Actor, InboundMessage, PersonRef, utcnow
+from handlers.base import PersonRef
 from handlers.card_json import card_from_json
 from handlers.context import Context
 from handlers.survey_answers import company_name, open_page, submit
-from storage import repos
 from storage.db import Database
-from storage.models import OutboxJob, Setting, Survey, Ticket
+from storage.models import OutboxJob, Setting, Survey
 from tests.conftest import RecordingChat
 from tests.handlers.conftest import drain
+from tests.handlers.survey_helpers import ANN, answered_and_closed, stored, survey_of
 
-ANN = Actor("test", "U-ANN", "Ann")
 DAY = 24 * 3600
 
 
@@ -39,33 +37,6 @@ def chat():
 @pytest.fixture
 def any_worker(any_ctx, chat):
     return DeliveryWorker(any_ctx, {"test": chat}, None)
-
-
-def mail(sender="carol@example.com", name="Carol Customer", subject="Double charge"):
-    key = f"<{uuid.uuid4().hex}@mail.example.com>"
-    return InboundMessage(source="email", external_key=f"email:{key}", sender_email=sender, sender_name=name,
-                          subject=subject, text="My card was charged twice.", received_at=utcnow(),
-                          email_message_id=key)
-
-
-def answered_and_closed(ctx, **mail_fields) -> int:
-    ticket_id = tickets.intake(ctx, mail(**mail_fields)).ticket_id
-    tickets.claim(ctx, ANN, ticket_id)
-    tickets.close(ctx, ANN, ticket_id)
-    return ticket_id
-
-
-def survey_of(ctx, ticket_id: int) -> str:
-    """A survey for the ticket as the sending side opens it (answered by Ann); its link's token."""
-    with ctx.db.transaction() as session:
-        ann = repos.person_for(session, ANN)
-        _, token = surveys.open_survey(session, session.get(Ticket, ticket_id), ann.id, ctx.now())
-    return token
-
-
-def stored(ctx, token: str) -> Survey:
-    with ctx.db.transaction(read_only=True) as session:
-        return session.exec(select(Survey).where(Survey.token_hash == surveys.token_hash(token))).one()
 
 
 def notices(ctx) -> list[dict]:
