@@ -37,7 +37,7 @@ textarea{min-height:7.5rem;resize:vertical}
 .ends{display:flex;justify-content:space-between;gap:1rem;font-size:.9rem;color:#57606a;margin-top:.3rem}
 .choice{display:flex;align-items:center;gap:.7rem;min-height:46px}
 .choice input{width:1.4rem;height:1.4rem;flex:none;margin:0}
-.other{margin:.2rem 0 0 2.1rem;width:calc(100% - 2.1rem)}
+input[type=text].other{display:block;margin:.2rem 0 0 2.1rem;width:calc(100% - 2.1rem)}
 button{width:100%;min-height:54px;border:0;border-radius:12px;background:#1f6feb;color:#fff;font:inherit;font-weight:700}
 .error{color:#b42318;font-weight:600}
 .said{white-space:pre-wrap;overflow-wrap:anywhere}
@@ -56,7 +56,8 @@ def document(title: str, body: str) -> str:
 
 
 def _rating_words(rating: str) -> str:
-    return f"{surveys.RATING_WORDS[rating]} {surveys.RATING_EMOJI[rating]}"
+    # words without the chat's emoji: a mail client's browser may lack the font for 🙁
+    return surveys.RATING_WORDS[rating]
 
 
 def _error(page: SurveyPage, name: str) -> str:

@@ -54,7 +54,7 @@ async def test_the_link_records_the_rating_and_shows_the_page(client, web_ctx):
     resp, page = await open_link(client, token, "great")
     assert resp.status == 200
     assert_safe_headers(resp)
-    assert "Thanks, Carol! You said: Great 😀" in page
+    assert "Thanks, Carol! You said: Great" in page
     assert "About your request “Double charge”." in page
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert "<script" not in page and "src=" not in page and "://" not in page  # nothing from elsewhere
@@ -81,7 +81,7 @@ async def test_the_form_is_sent_and_thanked_for(client, web_ctx):
         assert_safe_headers(resp)
         thanks = await resp.text()
     assert "Thank you, Carol!" in thanks
-    for said in ("How we did: <strong>Okay 😐</strong>", "Took a while, but solved.",
+    for said in ("How we did: <strong>Okay</strong>", "Took a while, but solved.",
                  "recommend Acme: <strong>7 of 10</strong>", "How you heard about us: <strong>Other: a podcast</strong>"):
         assert said in thanks
     row = stored(web_ctx, token)
