@@ -299,3 +299,22 @@ async def test_customer_words_stay_neutral_text_in_every_platform(any_ctx):
     assert "evil" not in markdown and "Mallory" not in markdown and "refund" not in markdown
     runs = [run["text"] for b in drawn["body"] if b["type"] == "RichTextBlock" for run in b["inlines"]]
     assert evil in runs
+
+
+def test_the_same_bad_news_from_two_processes_at_once_is_posted_once(any_database, clock):
+    """The customer double-taps "Not good" and two web processes record it at the same moment."""
+    one = Context(db=any_database, platforms=("test",), clock=clock)
+    two = Context(db=Database(any_database.url), platforms=("test",), clock=clock)
+    try:
+        token = survey_of(one, answered_and_closed(one))
+        start = threading.Barrier(2)
+
+        def click(ctx):
+            start.wait()
+            return open_page(ctx, token, "not_good").rating
+
+        with ThreadPoolExecutor(2) as pool:
+            assert list(pool.map(click, (one, two))) == ["not_good", "not_good"]
+        assert len(notices(one)) == 1
+    finally:
+        two.db.dispose()
