@@ -28,7 +28,7 @@ from datetime import timedelta
 from typing import Awaitable, Callable
 
 from bot.refusals import Refusal
-from handlers import outbound
+from handlers import outbound, survey_send
 from handlers.base import ChatPort, CustomerChannel, DeliveryError, DeliveryMark, MessageRef
 from handlers.card_json import card_from_json
 from handlers.context import Context
@@ -92,6 +92,7 @@ class DeliveryWorker:
             "chat.mark_delivery": self._mark_delivery,
             "customer.reply": self._customer_reply,
             "customer.suggestion": self._customer_suggestion,
+            survey_send.SURVEY_JOB: self._customer_survey,
             outbound.CHAT_DIRECT: self._direct,
             outbound.CHAT_POST: self._post,
             outbound.CHAT_USERGROUP: self._usergroup,
@@ -335,6 +336,19 @@ class DeliveryWorker:
             raise RetryLater("no way to reach customers is configured (SMTP_URL)", delay=60)
         where = await self.customers.send(notice)
         log.info("suggestion %s: told %s (%s)", job.payload["card_id"], notice.to_email, where)
+
+    async def _customer_survey(self, job: OutboxJob):
+        """A satisfaction survey (handlers.survey_send), written now: a ticket reopened since it was
+        queued gets none. Its sending is recorded with the job's end."""
+        survey_id = job.payload["survey_id"]
+        if self.customers is None:
+            raise RetryLater("no way to reach customers is configured (SMTP_URL)", delay=60)
+        outgoing = await self.ctx.db.run(survey_send.outgoing_survey, self.ctx, survey_id, job.payload["token"])
+        if outgoing is None:
+            return None  # withdrawn, gone, or sent before a crash
+        where = await self.customers.send(outgoing)
+        log.info("survey %s of ticket %s sent: %s", survey_id, outgoing.ticket_id, where)
+        return lambda session: survey_send.mark_sent(session, survey_id, self.ctx.now())
 
     async def _direct(self, job: OutboxJob) -> None:
         """A private message to a colleague, on the first platform where Pitchin can reach them.

@@ -31,7 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.lease import Lease
-from handlers import briefing_jobs, digest_jobs, message_vectors, rotation_jobs
+from handlers import briefing_jobs, digest_jobs, message_vectors, rotation_jobs, survey_send
 from handlers.context import Context
 from handlers.scheduled import Period, run_once
 from storage import repos
@@ -318,6 +318,10 @@ async def start_scheduler(pitchin, heartbeat_seconds: float | None = None) -> Sc
     # the daily digest: keyed by its local date, so a round that finds it sent does nothing
     scheduler.repeat("digest", lambda: asyncio.to_thread(digest_jobs.tick, pitchin.ctx, scheduler.lease.owner),
                      seconds=digest_jobs.ROUND_SECONDS)
+    # satisfaction surveys: each ticket's is queued once (Survey.ticket_id is unique), so a round
+    # that finds nothing due does nothing
+    scheduler.repeat("surveys", lambda: asyncio.to_thread(survey_send.tick, pitchin.ctx, scheduler.lease.owner),
+                     seconds=survey_send.ROUND_SECONDS)
     scheduler.repeat(MESSAGE_VECTORS, MessageVectorRounds(pitchin.ctx, scheduler), seconds=MESSAGE_VECTOR_SECONDS)
     pitchin.ctx.texts_arrived = lambda: scheduler.run_soon(MESSAGE_VECTORS)
     if heartbeat_seconds:

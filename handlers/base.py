@@ -139,7 +139,8 @@ class InboundMessage:
 
 @dataclass(frozen=True)
 class OutgoingReply:
-    """An employee's answer on its way to a customer."""
+    """An employee's answer on its way to a customer (or a mail of Pitchin's own: a suggestion's
+    outcome, a satisfaction survey)."""
 
     ticket_id: int
     reply_id: int
@@ -153,6 +154,10 @@ class OutgoingReply:
     references: tuple[str, ...]
     reply_url: str | None = None  # set for web-form tickets: POST JSON there instead of email
     external_id: str | None = None
+    html: str | None = None  # an HTML alternative of ``text`` (the satisfaction survey's links); email only
+    # sent by Pitchin itself, not written by a person (RFC 3834 "Auto-Submitted: auto-generated"): the
+    # customer's out-of-office reply does not answer it
+    auto_submitted: bool = False
 
 
 @dataclass(frozen=True)

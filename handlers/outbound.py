@@ -119,6 +119,11 @@ def full_text(ctx: Context, ticket_id: int, message_id: int | None = None) -> st
     return ""
 
 
+def reply_subject(subject: str) -> str:
+    """A ticket's subject as the subject of a mail in its conversation: "Re: …", never "Re: Re: …"."""
+    return subject if subject.lower().startswith("re:") else f"Re: {subject}"
+
+
 def outgoing_reply(ctx: Context, reply_id: int) -> OutgoingReply | None:
     """The reply as it goes out, threaded on everything said in the ticket so far."""
     with ctx.db.transaction(read_only=True) as session:
@@ -130,13 +135,12 @@ def outgoing_reply(ctx: Context, reply_id: int) -> OutgoingReply | None:
         earlier = [m for m in repos.conversation(session, ticket.id) if m.id < reply.id and m.email_message_id
                    and (m.kind == "customer" or m.delivery_state == "sent")]
     last_customer = next((m for m in reversed(earlier) if m.kind == "customer"), None)
-    subject = ticket.subject if ticket.subject.lower().startswith("re:") else f"Re: {ticket.subject}"
     return OutgoingReply(
         ticket_id=ticket.id,
         reply_id=reply.id,
         to_email=ticket.customer_email,
         to_name=ticket.customer_name,
-        subject=subject,
+        subject=reply_subject(ticket.subject),
         text=reply.text,
         author_name=name_of(author),
         message_id=reply.email_message_id,

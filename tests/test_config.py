@@ -57,6 +57,60 @@ def test_bad_values_are_named(env, words):
     assert words in str(exc.value)
 
 
+def test_surveys_are_on_by_default_after_24_hours_at_most_every_30_days():
+    s = load_settings({}, dotenv=None)
+    assert (s.surveys, s.survey_delay_hours, s.survey_days, s.public_url) == (True, 24.0, 30, "")
+
+
+@pytest.mark.parametrize("word, on", [("off", False), ("OFF", False), ("0", False), ("no", False), ("false", False),
+                                      ("on", True), ("Yes", True), ("1", True), ("true", True)])
+def test_surveys_can_be_switched_off(word, on):
+    assert load_settings({"PITCHIN_SURVEYS": word}, dotenv=None).surveys is on
+
+
+def test_survey_timing_is_read():
+    s = load_settings({"PITCHIN_SURVEY_DELAY_HOURS": "0.5", "PITCHIN_SURVEY_DAYS": "90",
+                       "PITCHIN_PUBLIC_URL": "https://support.example.com"}, dotenv=None)
+    assert (s.survey_delay_hours, s.survey_days, s.public_url) == (0.5, 90, "https://support.example.com")
+
+
+@pytest.mark.parametrize("env, words", [
+    ({"PITCHIN_SURVEYS": "maybe"}, "PITCHIN_SURVEYS is “maybe”; use on or off. PITCHIN_SURVEYS is whether customers "
+                                   "get a satisfaction survey"),
+    ({"PITCHIN_SURVEY_DELAY_HOURS": "a day"}, "PITCHIN_SURVEY_DELAY_HOURS is “a day”, not a number of hours from 0 "
+                                              "to 336. PITCHIN_SURVEY_DELAY_HOURS is how many hours"),
+    ({"PITCHIN_SURVEY_DELAY_HOURS": "-1"}, "PITCHIN_SURVEY_DELAY_HOURS is “-1”, not a number of hours"),
+    ({"PITCHIN_SURVEY_DELAY_HOURS": "nan"}, "PITCHIN_SURVEY_DELAY_HOURS is “nan”, not a number of hours"),
+    ({"PITCHIN_SURVEY_DELAY_HOURS": "1000"}, "PITCHIN_SURVEY_DELAY_HOURS is “1000”, not a number of hours"),
+    ({"PITCHIN_SURVEY_DAYS": "30.5"}, "PITCHIN_SURVEY_DAYS is “30.5”, not a whole number of days from 0 to 3650. "
+                                      "PITCHIN_SURVEY_DAYS is the fewest days"),
+    ({"PITCHIN_SURVEY_DAYS": "-3"}, "PITCHIN_SURVEY_DAYS is “-3”, not a whole number of days"),
+    ({"PITCHIN_PUBLIC_URL": "support.example.com"}, "PITCHIN_PUBLIC_URL is “support.example.com”, not a base URL "
+                                                    "like https://support.example.com"),
+])
+def test_bad_survey_settings_say_what_is_wrong(env, words):
+    with pytest.raises(ConfigError) as exc:
+        load_settings(env, dotenv=None)
+    assert words in str(exc.value)
+
+
+def test_survey_settings_reach_the_core(tmp_path):
+    from bot.app import Pitchin
+
+    settings = load_settings({"PITCHIN_SURVEYS": "off", "PITCHIN_SURVEY_DELAY_HOURS": "2", "PITCHIN_SURVEY_DAYS": "7",
+                              "PITCHIN_PUBLIC_URL": "https://support.example.com/",
+                              "PITCHIN_FROM_EMAIL": "help@Acme.test",
+                              "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+                              "PITCHIN_MAILDIR": str(tmp_path / "maildir")}, dotenv=None)
+    pitchin = Pitchin(settings)
+    try:
+        ctx = pitchin.ctx
+        assert (ctx.surveys, ctx.survey_delay_hours, ctx.survey_days) == (False, 2.0, 7)
+        assert ctx.public_url == "https://support.example.com" and ctx.mail_domain == "Acme.test"
+    finally:
+        pitchin.db.dispose()
+
+
 def test_escalation_minutes_default_to_30_and_reach_the_core(tmp_path):
     from bot.app import Pitchin
 

@@ -58,7 +58,9 @@ def _bracketed(mid: str) -> str:
 
 
 def build_reply_email(reply: OutgoingReply, from_addr: str, from_name: str | None = None) -> EmailMessage:
-    """Write an employee's answer as a plain-text mail that threads under the customer's."""
+    """Write an employee's answer as a plain-text mail that threads under the customer's. A mail of
+    Pitchin's own may carry an HTML alternative (``reply.html``) and say it is automatic
+    (``reply.auto_submitted``)."""
     # 7bit-safe body (quoted-printable/base64 when not ASCII): no reliance on 8BITMIME.
     msg = EmailMessage(policy=email.policy.default.clone(cte_type="7bit"))
     msg["From"] = formataddr((_one_line(from_name) or "Support", from_addr.strip()))
@@ -71,8 +73,14 @@ def build_reply_email(reply: OutgoingReply, from_addr: str, from_name: str | Non
     refs = [_bracketed(r) for r in reply.references if r and r.strip()]
     if refs:
         msg["References"] = " ".join(dict.fromkeys(refs))
+    if reply.auto_submitted:
+        # RFC 3834: automatic responders must not answer it; Exchange and Outlook read their own header
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"
     text = (reply.text or "").replace("\r\n", "\n").replace("\r", "\n")
     msg.set_content(text if text.endswith("\n") else text + "\n", charset="utf-8")
+    if reply.html is not None:
+        msg.add_alternative(reply.html, subtype="html", charset="utf-8")
     msg.policy = email.policy.default
     return msg
 

@@ -75,6 +75,28 @@ def test_reply_mail_survives_non_ascii_and_header_injection():
     assert back.get_content() == "Grüße, 田中さん — € 5\n"
 
 
+def test_a_mail_of_pitchins_own_has_an_html_alternative_and_says_it_is_automatic():
+    html = '<p>How did we do? <a href="https://support.acme.test/survey/t?rating=great">Great</a></p>'
+    msg = build_reply_email(make_reply(text="How did we do?\nGreat: https://support.acme.test/survey/t?rating=great",
+                                       html=html, auto_submitted=True), FROM)
+    assert msg["Auto-Submitted"] == "auto-generated"  # RFC 3834: no out-of-office answers it
+    assert msg["X-Auto-Response-Suppress"] == "OOF, AutoReply"
+    assert msg["In-Reply-To"] == "<CAabc123@mail.example.com>"  # threaded like any answer
+    assert msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    again = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    assert again.get_body(preferencelist=("plain",)).get_content().startswith("How did we do?\nGreat: https://")
+    assert again.get_body(preferencelist=("html",)).get_content().strip() == html
+    assert all(len(line) <= 78 for line in msg.as_bytes().splitlines())  # 7-bit safe, no overlong lines
+
+
+def test_an_answer_stays_one_plain_text_part():
+    """Replies written by people keep the mail they always had: no HTML part, no automatic header."""
+    msg = build_reply_email(make_reply(), FROM)
+    assert not msg.is_multipart() and msg.get_content_type() == "text/plain"
+    assert "Auto-Submitted" not in msg and "X-Auto-Response-Suppress" not in msg
+
+
 def test_message_ids_are_unique_and_well_formed_or_fixed_by_their_words():
     ids = {message_ids.make("acme.test") for _ in range(100)}
     assert len(ids) == 100
