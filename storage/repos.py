@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from storage.types import Actor, PersonRef, ThreadRef, utcnow
 from storage.models import (Identity, OutboxJob, Person, ScheduledRun, SchedulerLease, Setting, SuggestionChange,
-                            SuggestionVersion, ThreadAnchor, Ticket, TicketMessage)
+                            SuggestionVersion, Survey, ThreadAnchor, Ticket, TicketMessage)
 
 # ---------------------------------------------------------------- people
 
@@ -117,6 +117,14 @@ def ticket_for_followup(session: Session, sender_email: str, message_ids: Sequen
         .where(TicketMessage.email_message_id.in_(list(message_ids)), Ticket.customer_email == sender_email)
         .order_by(TicketMessage.id.desc())
     ).first()
+    if row is None:
+        # an answer to the ticket's survey mail ("How did we do?"), which is no message of the ticket;
+        # a mail client may refer to it alone (In-Reply-To without References)
+        row = session.execute(
+            select(Ticket)
+            .join(Survey, Survey.ticket_id == Ticket.id)
+            .where(Survey.email_message_id.in_(list(message_ids)), Ticket.customer_email == sender_email)
+        ).first()
     return row[0] if row else None
 
 

@@ -167,6 +167,22 @@ async def test_the_survey_goes_out_once_after_the_delay_threaded_under_the_conve
     assert len(desk.surveys_mailed()) == 1
 
 
+async def test_an_answer_to_the_survey_mail_alone_joins_its_ticket(desk):
+    """A mail client that refers only to the survey mail (In-Reply-To, no References) still finds the
+    ticket: the customer's "one more thing" reopens it rather than opening another."""
+    ticket_id = await desk.answered_and_closed()
+    assert await desk.a_day_later() == 1
+    (mail,) = desk.surveys_mailed()
+
+    followup, _ = desk.customer_writes(refs=(mail["Message-ID"],))
+    assert followup == ticket_id
+    with desk.ctx.db.transaction(read_only=True) as session:
+        assert session.get(Ticket, ticket_id).status == "open"
+    # someone else quoting the same Message-ID is not the ticket's customer: a ticket of their own
+    other, _ = desk.customer_writes(sender="mallory@example.org", refs=(mail["Message-ID"],))
+    assert other != ticket_id
+
+
 async def test_a_re_subject_is_not_doubled_and_the_greeting_uses_the_name(desk):
     ticket_id = await desk.answered_and_closed(subject="Re: Invoice 7")
     assert await desk.a_day_later() == 1
