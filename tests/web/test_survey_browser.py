@@ -3,19 +3,21 @@ selenium) at a phone's width opens a customer's survey link, answers, and the an
 ticket's thread on Slack (the fake Web API) with a mention and a Reopen button that works.
 
 The whole stack runs: a customer mail opens the ticket, Ann claims and answers it in the thread
-(signed Slack requests), the ticket is closed. A screenshot of the page is kept in artifacts/.
+(signed Slack requests), the ticket is closed, and a day later the survey mail reaches the SMTP server,
+where the customer's link is taken from. A screenshot of the page is kept in artifacts/.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from handlers import surveys
+from handlers import survey_send, surveys
 from storage.models import Ticket
 from tests.slack.test_ticket_loop import block_texts, buttons
 from tests.stack import CHANNEL, raw_mail, start_stack, stop_stack
@@ -41,7 +43,7 @@ def _browser_or_skip() -> None:
 
 
 class ShiftedClock:
-    """The real time plus an offset the test moves (to make a link expire)."""
+    """The real time plus an offset the test moves (the survey delay passes, a link expires)."""
 
     def __init__(self) -> None:
         self.offset = timedelta()
@@ -83,14 +85,19 @@ async def stack(sqlite_url):
     await stop_stack(s)
 
 
-def customer_survey_link(stack, ticket_id: int, rating: str) -> str:
-    """The "Not good" link of the ticket's survey email, as the customer gets it. Made here the way
-    the sending side makes it (surveys.open_survey, surveys.survey_link) until the survey email
-    itself can be read from the SMTP server: then this takes the link from that email."""
-    with stack.pitchin.db.transaction() as session:
-        ticket = session.get(Ticket, ticket_id)
-        _, token = surveys.open_survey(session, ticket, ticket.claimed_by_id, stack.pitchin.ctx.now())
-    return surveys.survey_link(stack.pitchin.ctx.public_url, token, rating)
+async def customer_survey_link(stack, ticket_id: int, rating: str) -> str:
+    """The link the customer clicks in the survey email: the delay after the close passes, a round of
+    the survey job queues the survey, the delivery worker mails it to the SMTP server, and the link
+    for ``rating`` is read out of the mail that arrived there."""
+    ctx = stack.pitchin.ctx
+    ctx.clock.offset = timedelta(hours=ctx.survey_delay_hours, minutes=1)
+    assert await asyncio.to_thread(survey_send.tick, ctx) == 1
+    mails = await stack.smtp.wait_for(2)  # the answer, then the survey
+    (survey_mail,) = [mail for mail in mails if mail["Auto-Submitted"] == "auto-generated"]
+    assert survey_mail["In-Reply-To"] == mails[0]["Message-ID"]  # threaded under the answer
+    links = re.findall(rf"{re.escape(ctx.public_url)}/survey/[A-Za-z0-9_-]+\?rating=\w+", survey_mail.text)
+    (link,) = [link for link in links if link.endswith(f"rating={rating}")]
+    return link
 
 
 def save_phone_screenshot(driver) -> None:
@@ -164,7 +171,7 @@ def ticket_status(stack, ticket_id: str) -> str:
 
 async def test_a_customer_answers_on_a_phone_and_the_answerer_hears_it(stack, browser):
     ticket, root_ts = await answered_and_closed_on_slack(stack)
-    link = customer_survey_link(stack, int(ticket), "not_good")
+    link = await customer_survey_link(stack, int(ticket), "not_good")
 
     seen = await asyncio.to_thread(answer_as_customer, browser, link)
     assert seen["heading"] == "Thanks, Carol! You said: Not good"
@@ -199,6 +206,6 @@ async def test_a_customer_answers_on_a_phone_and_the_answerer_hears_it(stack, br
     # a forged link, and later this one expired, get the friendly page
     forged = surveys.survey_link(stack.base, surveys.new_token(), "great")
     assert NOT_FOUND_WORDS in await asyncio.to_thread(page_text, browser, forged)
-    stack.pitchin.ctx.clock.offset = timedelta(days=surveys.TOKEN_DAYS, minutes=1)
+    stack.pitchin.ctx.clock.offset += timedelta(days=surveys.TOKEN_DAYS)
     expired = await asyncio.to_thread(page_text, browser, link)
     assert NOT_FOUND_WORDS in expired and "Traceback" not in expired
