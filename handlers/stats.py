@@ -172,7 +172,7 @@ def _mondays(start: datetime, end: datetime) -> list[date]:
     return [first + timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
 
 
-def _within(column, start: datetime, end: datetime):
+def within(column, start: datetime, end: datetime):
     return and_(column >= start, column < end)
 
 
@@ -187,7 +187,7 @@ def _first_answers(session, start: datetime, end: datetime, now: datetime) -> di
     rows = session.execute(
         select(TicketMessage.ticket_id, TicketMessage.delivered_at, TicketMessage.created_at)
         .join(Ticket, Ticket.id == TicketMessage.ticket_id)
-        .where(_within(Ticket.created_at, start, end), TicketMessage.kind == "reply",
+        .where(within(Ticket.created_at, start, end), TicketMessage.kind == "reply",
                TicketMessage.delivery_state == SENT)).all()
     first: dict[int, datetime] = {}
     for ticket_id, delivered_at, created_at in rows:
@@ -198,8 +198,8 @@ def _first_answers(session, start: datetime, end: datetime, now: datetime) -> di
 
 
 def _helpers(session, start: datetime, end: datetime) -> tuple[int, tuple[tuple[str, int], ...]]:
-    reached = or_(_within(TicketMessage.delivered_at, start, end),
-                  and_(TicketMessage.delivered_at.is_(None), _within(TicketMessage.created_at, start, end)))
+    reached = or_(within(TicketMessage.delivered_at, start, end),
+                  and_(TicketMessage.delivered_at.is_(None), within(TicketMessage.created_at, start, end)))
     rows = session.execute(select(TicketMessage.author_person_id).where(
         TicketMessage.kind == "reply", TicketMessage.delivery_state == SENT,
         TicketMessage.author_person_id.is_not(None), reached)).scalars().all()
@@ -220,8 +220,8 @@ def _referrals(session, start: datetime, end: datetime) -> tuple[tuple[str, int]
     a survey without an NPS answer counts when it was rated)."""
     rows = session.execute(select(Survey.referral).where(
         Survey.referral.is_not(None),
-        or_(_within(Survey.nps_at, start, end),
-            and_(Survey.nps_at.is_(None), _within(Survey.rated_at, start, end))))).scalars().all()
+        or_(within(Survey.nps_at, start, end),
+            and_(Survey.nps_at.is_(None), within(Survey.rated_at, start, end))))).scalars().all()
     counts = Counter(referral_words(r) for r in rows)
     order = list(REFERRALS.values()) + [OTHER_WORDS]
     return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], order.index(kv[0])))[:TOP_REFERRALS])
@@ -230,22 +230,22 @@ def _referrals(session, start: datetime, end: datetime) -> tuple[tuple[str, int]
 def satisfaction(session, start: datetime, end: datetime) -> tuple[Ratings, Nps]:
     """The ratings and NPS answers given in [start, end) (the weekly briefing's two lines)."""
     ratings = session.execute(select(Survey.rating).where(
-        Survey.rating.is_not(None), _within(Survey.rated_at, start, end))).scalars().all()
+        Survey.rating.is_not(None), within(Survey.rated_at, start, end))).scalars().all()
     scores = session.execute(select(Survey.nps).where(
-        Survey.nps.is_not(None), _within(Survey.nps_at, start, end))).scalars().all()
+        Survey.nps.is_not(None), within(Survey.nps_at, start, end))).scalars().all()
     return Ratings.of(list(ratings)), Nps.of(list(scores))
 
 
 def compute(session, start: datetime, end: datetime, now: datetime) -> Report:
     """The report of [start, end); replies count once they reached the customer by ``now``."""
     arrived = session.execute(select(Ticket.id, Ticket.created_at, Ticket.status)
-                              .where(_within(Ticket.created_at, start, end))).all()
+                              .where(within(Ticket.created_at, start, end))).all()
     closed = session.execute(select(Ticket.created_at, Ticket.closed_at)
-                             .where(_within(Ticket.closed_at, start, end))).all()
+                             .where(within(Ticket.closed_at, start, end))).all()
     rated = session.execute(select(Survey.rating, Survey.rated_at).where(
-        Survey.rating.is_not(None), _within(Survey.rated_at, start, end))).all()
+        Survey.rating.is_not(None), within(Survey.rated_at, start, end))).all()
     scored = session.execute(select(Survey.nps, Survey.nps_at).where(
-        Survey.nps.is_not(None), _within(Survey.nps_at, start, end))).all()
+        Survey.nps.is_not(None), within(Survey.nps_at, start, end))).all()
 
     first = _first_answers(session, start, end, now)
     waits = [first[tid] - created for tid, created, _ in arrived if tid in first]

@@ -97,7 +97,7 @@ def helpers_words(report: Report) -> str:
     return f"{lead}. Most replies: {top}"
 
 
-def referral_words(report: Report) -> str:
+def referrals_words(report: Report) -> str:
     if not report.referrals:
         return "no answers yet"
     return ", ".join(f"{words} ({n})" for words, n in report.referrals)
@@ -113,5 +113,5 @@ def report_text(report: Report) -> str:
         f"Time to close: {to_close_words(report)}",
         f"Tickets: {report.tickets_in} in, {report.tickets_closed} closed",
         f"Whole company: {helpers_words(report)}",
-        f"How customers heard of us: {referral_words(report)}",
+        f"How customers heard of us: {referrals_words(report)}",
     ])
