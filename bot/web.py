@@ -11,6 +11,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.charts_web import add_routes as add_chart_routes
 from bot.http_guard import LIMITS, ServerLimits
 from bot.request_body import MAX_JSON_BYTES, parse_json
 from bot.request_body import read_or_refuse as _body
@@ -196,6 +197,7 @@ def make_web_app(ctx: Context, intake_token: str,
     app.router.add_post("/intake/email", intake_email)
     app.router.add_post("/intake/messages", intake_messages)
     app.router.add_get("/healthz", healthz)
+    add_chart_routes(app, ctx)  # GET /charts/<token>.png, for Teams cards' images
     if slack_handler is not None:
         app.router.add_post("/slack/events", slack_handler)
     if teams_handler is not None:
