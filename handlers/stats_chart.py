@@ -70,14 +70,16 @@ def render(weeks: Sequence[Week], title: str, width_px: int = WIDTH_PX, height_p
 
     great = series([w.great_percent for w in weeks])
     nps = series([w.nps for w in weeks])
-    lines.plot(positions, great, color=GREAT_COLOUR, marker="o", linewidth=2.5, markersize=7, label="% Great")
+    # clip_on off: a point on the axis (NPS 0, 100 % Great) is drawn whole
+    lines.plot(positions, great, color=GREAT_COLOUR, marker="o", linewidth=2.5, markersize=7, label="% Great",
+               clip_on=False, zorder=4)
     lines.plot(positions, nps, color=NPS_COLOUR, marker="s", linewidth=2, markersize=6, linestyle="--",
-               label="NPS")
+               label="NPS", clip_on=False, zorder=3)
     floor = _right_floor(weeks)
     lines.set_ylim(floor, 110)
     lines.set_yticks(list(range(floor, 101, 20)))
     if floor < 0:
-        lines.axhline(0, color="#BBBBBB", linewidth=1, zorder=1)
+        lines.axhline(0, color=NPS_COLOUR, linewidth=1, linestyle=":", alpha=0.7, zorder=1)  # NPS 0
     lines.set_ylabel("% Great · NPS", color=TEXT_COLOUR, fontsize=11)
     if len(weeks) <= 16:  # the values themselves, while there is room for them
         for p, value in zip(positions, great):
