@@ -194,10 +194,11 @@ def _stats(settings, window: str, as_csv: bool, chart_file: str | None) -> None:
         sys.exit(2)
     database = open_database(settings.database_url)  # a StartError is printed by main, exit code 2
     ctx = Context(db=database)
+    now = ctx.now()  # one moment for the rows, the words and the chart
     try:
-        report = stats_command.report(ctx, days, ctx.now())
+        report = stats_command.report(ctx, days, now) if chart_file or not as_csv else None
         if as_csv:
-            sys.stdout.write(stats_csv.export_csv(ctx, days))
+            sys.stdout.write(stats_csv.export_csv(ctx, days, now))
         else:
             print(report_text(report))
         if chart_file:

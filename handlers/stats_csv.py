@@ -68,8 +68,8 @@ def rows(session, start: datetime, end: datetime, now: datetime) -> list[list]:
     return out
 
 
-def export_csv(ctx: Context, days: int) -> str:
-    now = ctx.now()
+def export_csv(ctx: Context, days: int, now: datetime | None = None) -> str:
+    now = now or ctx.now()
     with ctx.db.transaction(read_only=True) as session:
         found = rows(session, now - timedelta(days=days), now, now)
     out = io.StringIO()
