@@ -1,4 +1,4 @@
-"""The `pitchin` command: serve, worker, console, doctor, db upgrade, teams-package, brief."""
+"""The `pitchin` command: serve, worker, console, doctor, db upgrade, teams-package, brief, stats."""
 
 from __future__ import annotations
 
@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     brief.add_argument("--department", metavar="NAME", help="a department's briefing (its words and moves count)")
     brief.add_argument("--since", metavar="YYYY-MM-DD", type=_day,
                        help="the week's first day (default: the last 7 days up to now)")
+    stats = sub.add_parser("stats", help="print how support is doing: satisfaction, NPS, response and close times, "
+                                         "who answered (default: the last 30 days)")
+    stats.add_argument("window", nargs="?", default="30d", help="7d, 30d or 90d (default: %(default)s)")
+    stats.add_argument("--csv", action="store_true",
+                       help="print one CSV row per ticket that came in instead (to open in a spreadsheet)")
+    stats.add_argument("--chart", metavar="FILE", help="also write the week-by-week chart to FILE (PNG)")
     doctor = sub.add_parser(
         "doctor", help="check the whole configuration: one line per check, with what to do for each ✗",
         description="Check the configuration (.env and the environment) and print one line per check: ✓ right, "
@@ -135,6 +141,8 @@ def main(argv: list[str] | None = None) -> None:
     try:  # the model folder is read when Pitchin is built: a problem there is refused like a setting
         if args.command == "brief":
             _brief(settings, args.department, args.since)
+        elif args.command == "stats":
+            _stats(settings, args.window, args.csv, args.chart)
         elif args.command == "console":
             from bot.console import run_console
 
@@ -168,6 +176,40 @@ def _brief(settings, department: str | None, since) -> None:
     except Usage as exc:
         print(f"pitchin brief: {exc}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        database.dispose()
+
+
+def _stats(settings, window: str, as_csv: bool, chart_file: str | None) -> None:
+    from handlers import stats_command, stats_csv
+    from handlers.base import Usage
+    from handlers.context import Context
+    from handlers.stats_text import report_text
+    from bot.start_errors import open_database
+
+    try:
+        days = stats_command.window_days(window, stats_command.CLI_USAGE)
+    except Usage as exc:
+        print(f"pitchin stats: {exc}", file=sys.stderr)
+        sys.exit(2)
+    database = open_database(settings.database_url)  # a StartError is printed by main, exit code 2
+    ctx = Context(db=database)
+    now = ctx.now()  # one moment for the rows, the words and the chart
+    try:
+        report = stats_command.report(ctx, days, now) if chart_file or not as_csv else None
+        if as_csv:
+            sys.stdout.write(stats_csv.export_csv(ctx, days, now))
+        else:
+            print(report_text(report))
+        if chart_file:
+            target = Path(chart_file).expanduser()
+            try:
+                target.write_bytes(stats_command.chart(report))
+            except OSError as exc:
+                print(f"pitchin stats: could not write the chart to {target}: {exc.strerror or exc}", file=sys.stderr)
+                sys.exit(1)
+            # on stderr with --csv, so that stdout stays rows only
+            print(f"Chart written to {target.resolve()}", file=sys.stderr if as_csv else sys.stdout)
     finally:
         database.dispose()
 

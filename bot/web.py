@@ -1,4 +1,4 @@
-"""One aiohttp app: /slack/events, /api/messages (Teams), /intake/*, /healthz."""
+"""One aiohttp app: /slack/events, /api/messages (Teams), /intake/*, /healthz, /survey/*, /charts/*."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.charts_web import add_routes as add_chart_routes
 from bot.http_guard import LIMITS, ServerLimits
 from bot.request_body import MAX_JSON_BYTES, parse_json
 from bot.request_body import read_or_refuse as _body
@@ -198,6 +199,7 @@ def make_web_app(ctx: Context, intake_token: str,
     app.router.add_post("/intake/messages", intake_messages)
     app.router.add_get("/healthz", healthz)
     add_survey_routes(app, ctx)  # GET|POST /survey/{token}: the customer's satisfaction page
+    add_chart_routes(app, ctx)  # GET /charts/<token>.png, for Teams cards' images
     if slack_handler is not None:
         app.router.add_post("/slack/events", slack_handler)
     if teams_handler is not None:

@@ -89,6 +89,7 @@ class Reply:
     # later (Teams) hands the posted note to outbound.keep_receipt, and it then shows the delivery
     delivery_of: int | None = None
     file: tuple[str, str] | None = None  # (file name, text content) to hand over, e.g. a CSV export
+    image: tuple[str, bytes] | None = None  # (file name, PNG bytes) to show with the text, e.g. the stats chart
 
 
 # how far an employee's reply to a customer has got

@@ -42,6 +42,8 @@ from handlers.context import Context
 from handlers.departments import model_name, zone_of
 from handlers.issue_groups import history_centre, top_issues
 from handlers.message_vectors import Item
+from handlers.stats import satisfaction
+from handlers.stats_text import briefing_lines
 from storage.models import BriefingIssue, Department, IssueRoute, SuggestionCard, SuggestionRequest, TicketMessage
 
 WEEK = timedelta(days=7)
@@ -94,6 +96,9 @@ class Briefing:
     raised: int  # distinct customers who raised anything this week
     issues: tuple[ShownIssue, ...] = field(default=())
     model: str = ""  # the model its vectors are of
+    # the company's satisfaction and NPS of the same days, in words (the briefing ends with them)
+    surveys: tuple[str, ...] = ()
+    surveyed: bool = False  # a customer rated or gave an NPS answer in those days
 
 
 @dataclass
@@ -306,9 +311,10 @@ def compose(ctx: Context, session, dept: Department | None, since: datetime, unt
                                 _quotes(session, group, written.quotes if written.ai else ()), _card(session, group),
                                 len(tickets), _answered(session, tickets), None, _moves(group, dept, others),
                                 extra, group.centroid))
+    ratings, nps = satisfaction(session, since, until)
     b = Briefing(dept.name if dept else None, dept.id if dept else None, dept.platform if dept else None,
                  dept.channel_id if dept else None, since, until, zone, len({i.customer for i in this}),
-                 tuple(shown), model)
+                 tuple(shown), model, briefing_lines(ratings, nps), bool(ratings.total or nps.answers))
     return keep(ctx, session, b) if store else b
 
 

@@ -77,16 +77,20 @@ def body(b: Briefing, platform: str | None) -> str:
         if issue.extra:
             lines.append("And the company's top issue:")
         lines += issue_lines(n, issue, platform)
-    return "\n".join(lines)
+    return "\n".join(lines + (["", *b.surveys] if b.surveys else []))
 
 
 def empty_text(b: Briefing) -> str:
+    """One line for a week without issues; with the satisfaction and NPS lines when customers
+    answered a survey (a silent week stays one line)."""
     whose = f" for {b.department}" if b.department else ""
     if b.raised:
-        return (f"📣 No briefing{whose} this week ({week_words(b)}): {_plural(b.raised, 'customer')} wrote, "
+        said = (f"📣 No briefing{whose} this week ({week_words(b)}): {_plural(b.raised, 'customer')} wrote, "
                 "each about something of their own; no issue was raised by two or more.")
-    return (f"📣 Nothing customers raised{whose} this week ({week_words(b)}): no new ticket and no feedback "
-            "logged. No briefing this time.")
+    else:
+        said = (f"📣 Nothing customers raised{whose} this week ({week_words(b)}): no new ticket and no feedback "
+                "logged. No briefing this time.")
+    return "\n".join([said, *b.surveys]) if b.surveyed else said
 
 
 def buttons(b: Briefing, post: bool = False) -> tuple[Button, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from handlers import briefings, departments, digest, feedback, rotations, tickets
+from handlers import briefings, departments, digest, feedback, rotations, stats_command, tickets
 from handlers.base import Actor, Named, Reply, Usage
 from handlers.context import Context
 
@@ -98,6 +98,8 @@ _add(Command("brief", briefings.BRIEF_USAGE, "this week's top customer issues, n
              names=True, slow=True))  # labels may be written by OpenAI
 _add(Command("digest", digest.USAGE, "every day, five customer conversations answered the day before, in a channel",
              digest.run, names=True))
+_add(Command("stats", stats_command.USAGE, "how support is doing: satisfaction, NPS, response times, a chart",
+             stats_command.run, slow=True))  # drawing the chart takes a moment: off the event loop
 _add(Command("help", "help", "this list", lambda ctx, actor, args: Reply(help_text())))
 
 

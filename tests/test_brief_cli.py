@@ -39,6 +39,7 @@ def test_brief_prints_a_weeks_top_issues_with_last_weeks_figures(tmp_path):
     assert [line.split(" · ", 1)[1] for line in lines if line[:2] in ("1.", "2.", "3.")] == [
         "6 customers (↑ from 4)", "3 customers (↓ from 9)", "2 customers (new this week)"]
     assert "https://slack.com/archives/CSUPPORT/p1700000" in done.stdout and "@example.com" not in done.stdout
+    assert lines[-2:] == ["Satisfaction last week: no ratings yet", "NPS last week: no NPS answers yet"]
 
     done = pitchin(tmp_path, "--department", "Billing", "--since", "2027-01-04")
     assert done.returncode == 0, done.stderr

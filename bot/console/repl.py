@@ -13,11 +13,12 @@ import getpass
 import os
 import re
 import threading
-from typing import Protocol, TextIO
+from pathlib import Path
+from typing import Callable, Protocol, TextIO
 
 from bot.console.chat import CHANNEL, ConsoleChat, command_for, message_for
 from bot.console.feedback import HELP as FEEDBACK_HELP
-from bot.console.feedback import ConsoleFeedback, for_console
+from bot.console.feedback import ConsoleFeedback, _free, for_console
 from handlers import registry, tickets
 from handlers.base import Actor, Named, Reply
 from handlers.context import Context
@@ -169,6 +170,17 @@ def _number(word: str) -> int | None:
     return int(word) if word.isdigit() else None
 
 
+def save_image(reply: Reply, folder: str) -> Reply:
+    """Write ``reply.image`` into ``folder`` (never over another file) and say where, after the words."""
+    name, png = reply.image
+    target = _free(Path(folder) / name)
+    try:
+        target.write_bytes(png)
+    except OSError as exc:
+        return Reply(f"{reply.text}\n⚠️ Could not write the chart to {target}: {exc.strerror or exc}.", ok=False)
+    return Reply(f"{reply.text}\n📈 The week-by-week chart is in {target.resolve()}", ok=reply.ok)
+
+
 def _usage(message: str, usage: str) -> Reply:
     return Reply(f"{message}\nUsage: {usage}", ok=False)
 
@@ -176,8 +188,10 @@ def _usage(message: str, usage: str) -> Reply:
 class Repl:
     """Reads commands, runs them through the core, prints what the person is told."""
 
-    def __init__(self, ctx: Context, chat: ConsoleChat, lines: LineSource, actor: Actor, prompt: str = ""):
+    def __init__(self, ctx: Context, chat: ConsoleChat, lines: LineSource, actor: Actor, prompt: str = "",
+                 workdir: Callable[[], str] = os.getcwd):
         self.ctx = ctx
+        self.workdir = workdir  # where a chart is written: the working directory, as an export is
         self.chat = chat
         self.lines = lines
         self.actor = actor
@@ -253,6 +267,8 @@ class Repl:
             return await self._button(word, text)
         text, named = named_in(text)
         reply = await self.ctx.run(registry.run_command, self.ctx, self.actor, text, "", named)
+        if reply.image is not None:  # `stats`: a terminal shows no picture; the chart becomes a file
+            return save_image(reply, self.workdir())
         if word == "help" or (word not in registry.COMMANDS):
             reply = Reply(f"{reply.text}\n{CONSOLE_HELP}\n{FEEDBACK_HELP}\n"
                           f"{for_console(Reply(registry.feedback_help())).text}", ok=reply.ok)

@@ -3,9 +3,11 @@ the modal they are looking at, or with a file in their DM. Whatever fails, they 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import render
@@ -59,3 +61,25 @@ async def hand_over(client: AsyncWebClient, user_id: str, reply: Reply) -> Reply
         return Reply(f"Pitchin could not upload {name}: Slack said “{error}”. Nothing else changed; "
                      "try again, or ask an admin whether the app has the files:write scope.", ok=False)
     return Reply(f"{reply.text} {name} is in your DM with Pitchin.")
+
+
+async def share_image(client: AsyncWebClient, user_id: str, reply: Reply) -> Reply:
+    """Upload ``reply.image`` (the stats chart) into the person's DM with Pitchin, with the same
+    flow as ``hand_over``, and return the words to show them with where it went. The figures are
+    private to the asker, as the answer is; the chart goes where only they read it. When the upload
+    fails the words still come, saying what happened to the chart."""
+    name, png = reply.image
+    first_line = reply.text.splitlines()[0] if reply.text else name
+    try:
+        dm = await client.conversations_open(users=user_id)
+        await client.files_upload_v2(channel=dm["channel"]["id"], filename=name, title=name, content=png,
+                                     alt_txt=first_line, initial_comment=first_line)
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else "no answer"
+        return Reply(f"{reply.text}\n⚠️ The chart could not be uploaded: Slack said “{error}”. The figures above are "
+                     "complete; ask an admin whether the app has the files:write scope, then try again.", ok=False)
+    except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        log.warning("stats chart upload for %s failed: %s", user_id, exc)
+        return Reply(f"{reply.text}\n⚠️ The chart could not be uploaded ({type(exc).__name__}): Slack did not take "
+                     "the file. The figures above are complete; try again in a moment.", ok=False)
+    return Reply(f"{reply.text}\n📈 The week-by-week chart, {name}, is in your DM with Pitchin.")

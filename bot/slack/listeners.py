@@ -60,11 +60,13 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
 
     app.event("message")(on_message)
 
-    async def on_command(ack, command, respond):
+    async def on_command(ack, command, respond, client):
         await ack()
         actor = await people.actor(command["user_id"], command.get("user_name", ""))
         text, named = await named_in(command.get("text", ""), people, command.get("channel_id"))
         reply = await ctx.run(registry.run_command, ctx, actor, text, "/pitchin ", named)
+        if reply.image is not None:  # `stats`: the chart goes to the asker's DM, the words stay here
+            reply = await answer.share_image(client, actor.user_id, reply)
         await answer.tell(respond, reply)
 
     app.command("/pitchin")(on_command)

@@ -12,7 +12,7 @@ from bot.teams.chat import TeamsChat
 from bot.teams.feedback import TeamsFeedback
 from bot.teams.inbound import (PLATFORM, People, card_action, clean_text, command_words, from_bot, in_channel,
                                mentions_bot, message_ref, named_in, split_conversation, tenant_of, thread_of)
-from handlers import channels, outbound, registry, tickets
+from handlers import channels, charts, outbound, registry, tickets
 from handlers.base import Actor, MessageRef, Reply
 from handlers.context import Context
 
@@ -131,7 +131,21 @@ class PitchinBot(ActivityHandler):
         else:  # the registry reads people and channels from the mentions, as neutral tokens
             text, named = await named_in(turn_context, self.people)
             reply = await self._db(registry.run_command, actor, text, PREFIX, named)
+            if reply.image is not None:  # `stats`: the chart in the card, by its address
+                reply, image_url = await self._chart(reply)
+                await self._tell(turn_context, actor, reply, image_url)
+                return
         await self._tell(turn_context, actor, reply)
+
+    async def _chart(self, reply: Reply) -> tuple[Reply, str | None]:
+        """A card shows a picture only from an address Teams can fetch: the chart is kept under an
+        unguessable token and served by this server, at PITCHIN_PUBLIC_URL/charts/<token>.png."""
+        if not self.ctx.public_url:
+            return Reply(f"{reply.text}\nThe week-by-week chart needs PITCHIN_PUBLIC_URL: Teams shows a picture only "
+                         "from an address it can reach. Set it to this server's public https:// address "
+                         "(or use `pitchin stats --chart FILE`).", ok=reply.ok), None
+        token = await self._db(charts.keep_chart, reply.image[1])
+        return reply, self.ctx.public_url + charts.chart_path(token)
 
     async def _on_click(self, turn_context: TurnContext, action_id: str, value: str) -> None:
         actor = await self.people.actor(turn_context)
@@ -160,10 +174,11 @@ class PitchinBot(ActivityHandler):
             return await super().on_invoke_activity(turn_context)
         return InvokeResponse(status=200, body=await handler(turn_context))
 
-    async def _tell(self, turn_context: TurnContext, actor: Actor, reply: Reply) -> MessageRef:
+    async def _tell(self, turn_context: TurnContext, actor: Actor, reply: Reply,
+                    image_url: str | None = None) -> MessageRef:
         """Answer the person in the thread they acted in (Teams has no private replies in a channel),
         mentioning them so they are notified."""
-        content = render.reply_card(reply, to=(actor.user_id, actor.name or "you"))
+        content = render.reply_card(reply, to=(actor.user_id, actor.name or "you"), image_url=image_url)
         response = await turn_context.send_activity(render.card_activity(content, reply.text))
         activity = turn_context.activity
         channel, root = split_conversation(activity.conversation.id)

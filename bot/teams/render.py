@@ -144,10 +144,11 @@ def ticket_card(card: Card) -> dict:
     return _card(body, [action(b) for b in card.actions], drawn)
 
 
-def reply_card(reply: Reply, to: tuple[str, str] | None = None) -> dict:
+def reply_card(reply: Reply, to: tuple[str, str] | None = None, image_url: str | None = None) -> dict:
     """What a person is told (their reply's Undo note, a refusal, a list …), addressed to them by mention.
     A Rich reply (the core's words around people) is a TextBlock, for its mentions; a text reply may
-    hold anything a customer wrote, so it is a TextRun under the mention."""
+    hold anything a customer wrote, so it is a TextRun under the mention. ``image_url``: a picture
+    under the words (the stats chart), which Teams fetches from there."""
     drawn = Drawn()
     to_them = ""
     if to is not None:
@@ -157,6 +158,10 @@ def reply_card(reply: Reply, to: tuple[str, str] | None = None) -> dict:
         body = [_text(_clip(f"{to_them} {drawn.rich(reply.rich)}".strip()))]
     else:
         body = ([_text(to_them)] if to_them else []) + [_words(reply.text, spacing="None")]
+    if image_url:
+        alt = reply.text.splitlines()[0] if reply.text else "Chart"
+        body.append({"type": "Image", "url": image_url, "altText": _clip(alt, 250), "size": "Stretch",
+                     "spacing": "Medium"})
     return _card(body, [action(b) for b in reply.actions], drawn)
 
 

@@ -16,6 +16,7 @@ from handlers.briefing_text import Written
 from handlers.departments import week_before
 from storage.models import BriefingIssue
 from tests.handlers.briefing_helpers import CARDS, PASSWORDS, REFUNDS, Said, background, people, seed
+from tests.handlers.stats_helpers import answered
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY = datetime(2027, 1, 11, 9, 0, tzinfo=BERLIN)  # this week's briefing is due then
@@ -111,3 +112,27 @@ def test_a_week_with_nothing_raised_says_so_in_one_line(ctx):
     assert b.issues == ()
     assert briefing_render.empty_text(b) == ("📣 Nothing customers raised this week (Mon 4 Jan – Mon 11 Jan): no new "
                                              "ticket and no feedback logged. No briefing this time.")
+
+
+def test_the_briefing_ends_with_the_weeks_satisfaction_and_nps(ctx):
+    two_weeks(ctx.db)
+    with ctx.db.transaction() as s:
+        for rating, nps in (("great", 10), ("great", 9), ("great", 8), ("not_good", 2)):
+            answered(s, rating, THIS_WEEK + timedelta(hours=1), nps)
+        answered(s, "not_good", LAST_WEEK, 0)  # the week before: another briefing's
+    text = briefing_render.body(company(ctx), None)
+    assert text.endswith("answered\n\nSatisfaction last week: 75% Great (3 Great, 0 Okay, 1 Not good)\n"
+                         "NPS last week: +25 (2 promoters, 1 passive, 1 detractor)")
+
+
+def test_without_answers_the_lines_say_so_and_a_silent_week_stays_one_line(ctx):
+    two_weeks(ctx.db)
+    assert briefing_render.body(company(ctx), None).endswith(
+        "\n\nSatisfaction last week: no ratings yet\nNPS last week: no NPS answers yet")
+    quiet = company(ctx, MONDAY + timedelta(days=14))
+    assert briefing_render.empty_text(quiet).count("\n") == 0
+    with ctx.db.transaction() as s:
+        answered(s, "great", MONDAY + timedelta(days=10))
+    rated = company(ctx, MONDAY + timedelta(days=14))
+    assert briefing_render.empty_text(rated).splitlines()[1:] == [
+        "Satisfaction last week: 100% Great (1 Great, 0 Okay, 0 Not good)", "NPS last week: no NPS answers yet"]
