@@ -545,7 +545,7 @@ def search(ctx: Context, words: str) -> Reply:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _inert_cell(value):
+def inert_cell(value):
     """A text cell a spreadsheet shows as written: a leading ' keeps a formula a string."""
     return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
@@ -563,7 +563,7 @@ def export_csv(ctx: Context) -> str:
                                .order_by(SuggestionCard.id, SuggestionRequest.id)).all()
         people = repos.person_refs(session, [r.logged_by_id for r, _ in rows])
     for r, c in rows:
-        writer.writerow([_inert_cell(cell) for cell in (
+        writer.writerow([inert_cell(cell) for cell in (
             c.id, c.title, c.status, c.department, r.customer_email or "", r.customer_name, r.importance, r.text,
             r.quote, r.ticket_id or "", name_of(people.get(r.logged_by_id)), r.created_at.strftime("%Y-%m-%d %H:%M"))])
     return out.getvalue()

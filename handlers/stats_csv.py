@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from handlers.context import Context
-from handlers.feedback import _inert_cell as inert_cell
+from handlers.feedback import inert_cell
 from handlers.stats import SENT, within, referral_words
 from handlers.surveys import OTHER, RATING_WORDS
 from storage.models import Person, Survey, Ticket, TicketMessage

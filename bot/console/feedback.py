@@ -45,7 +45,7 @@ def _usage(message: str, usage: str) -> Reply:
     return Reply(f"{message}\nUsage: {usage}", ok=False)
 
 
-def _free(path: Path) -> Path:
+def free_path(path: Path) -> Path:
     """``path``, or ``name-2.csv``, ``name-3.csv`` … when it is taken: an export never overwrites one."""
     n = 2
     candidate = path
@@ -208,9 +208,9 @@ class ConsoleFeedback:
         if args:
             target = Path(os.path.expanduser(args[1]))
             if target.is_dir():
-                target = _free(target / name)
+                target = free_path(target / name)
         else:
-            target = _free(Path(self.workdir()) / name)
+            target = free_path(Path(self.workdir()) / name)
         try:
             target.write_text(content, encoding="utf-8", newline="")
         except OSError as exc:

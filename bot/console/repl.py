@@ -18,7 +18,7 @@ from typing import Callable, Protocol, TextIO
 
 from bot.console.chat import CHANNEL, ConsoleChat, command_for, message_for
 from bot.console.feedback import HELP as FEEDBACK_HELP
-from bot.console.feedback import ConsoleFeedback, _free, for_console
+from bot.console.feedback import ConsoleFeedback, free_path, for_console
 from handlers import registry, tickets
 from handlers.base import Actor, Named, Reply
 from handlers.context import Context
@@ -173,7 +173,7 @@ def _number(word: str) -> int | None:
 def save_image(reply: Reply, folder: str) -> Reply:
     """Write ``reply.image`` into ``folder`` (never over another file) and say where, after the words."""
     name, png = reply.image
-    target = _free(Path(folder) / name)
+    target = free_path(Path(folder) / name)
     try:
         target.write_bytes(png)
     except OSError as exc:
