@@ -442,3 +442,51 @@ class ChartImage(SQLModel, table=True):
     token: str = Field(primary_key=True, max_length=64)
     png: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+# ---------------------------------------------------------------- saved replies and AI drafts
+
+
+class SavedReply(SQLModel, table=True):
+    """A saved reply: the team's (``scope`` "team") or one person's own (``scope`` "person:<id>",
+    ``owner_id`` that person). Names are unique within a scope, whatever their case (``name_key``).
+    ``text`` may hold variables (``{customer.first_name|there}``) and ``[[placeholders]]`` the
+    sender fills in (handlers/saved_replies.py)."""
+
+    __tablename__ = "saved_reply"
+    __table_args__ = (UniqueConstraint("scope", "name_key", name="uq_saved_reply_name"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    scope: str = Field(default="team", max_length=40, index=True)
+    owner_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    name: str
+    name_key: str = Field(max_length=200)
+    text: str
+    created_by_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    updated_by_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    source_message_id: Optional[int] = Field(default=None, foreign_key="ticket_message.id")  # "Save as reply"
+    uses: int = 0  # how often it was offered and sent
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReplyDraft(SQLModel, table=True):
+    """An AI-written draft of a reply, shown only to the person who asked for it, and what became of
+    it: ``state`` "shown" → "sent" (as drafted), "edited" (sent after a change), "discarded" (by the
+    person) or "stale" (the customer wrote again first). ``after_message_id``: the newest customer
+    message the draft answers. ``sources``: the saved replies it drew on ([{id, name}]). ``caution``:
+    what it asks the person to check (money, refunds, prices, dates or policy no saved reply covers)."""
+
+    __tablename__ = "reply_draft"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    requested_by_id: int = Field(foreign_key="person.id")
+    after_message_id: Optional[int] = Field(default=None, foreign_key="ticket_message.id")
+    text: str
+    sources: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    caution: Optional[str] = None
+    model: str = Field(default="", max_length=200)
+    state: str = Field(default="shown", max_length=20, index=True)
+    sent_text: Optional[str] = None
+    reply_id: Optional[int] = Field(default=None, foreign_key="ticket_message.id")  # the reply it became
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    decided_at: Optional[datetime] = None
