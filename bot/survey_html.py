@@ -23,7 +23,7 @@ p{margin:.5rem 0}
 fieldset{border:0;margin:0 0 1.25rem;padding:0;min-width:0}
 .ratings{display:flex;flex-wrap:wrap;gap:.5rem}
 .ratings a{flex:1 1 6rem;display:flex;align-items:center;justify-content:center;min-height:52px;padding:.4rem;border:2px solid #d0d7de;border-radius:12px;color:#1f2328;text-decoration:none;font-weight:600;text-align:center}
-.ratings a[aria-current]{border-color:#1a7f37;background:#dafbe1}
+.ratings a[aria-current]{border-color:#0969da;background:#ddf4ff}
 label{cursor:pointer}
 textarea,input[type=text]{width:100%;font:inherit;padding:.6rem;border:1px solid #8c959f;border-radius:10px;background:#fff;color:inherit}
 textarea{min-height:7.5rem;resize:vertical}
