@@ -29,7 +29,8 @@ LINES = {
 FLAGS = {"--mine": "mine", "--team": "team"}
 _QUOTED = re.compile(r'^\s*["“]([^"”]*)["”]')
 _LAST_FLAG = re.compile(r"(?:^|\s)(--mine|--team)\s*$", re.IGNORECASE)
-_FROM_TICKET = re.compile(r"^from\s+#?(\d+)\s*$", re.IGNORECASE)
+# `saved add Late delivery from #3`: the name is every word before "from", quoted or not
+_FROM_TICKET = re.compile(r"^(.+?)\s+from\s+#?(\d+)\s*$", re.IGNORECASE)
 
 
 def usage(prefix: str = "") -> str:
@@ -136,9 +137,10 @@ def _run(ctx: Context, actor: Actor, typed: Typed, prefix: str) -> Reply:
         return Reply(help_text(prefix))
     if typed.verb == "add":
         _need_name(typed, "add")
-        from_ticket = _FROM_TICKET.match(typed.text)
+        from_ticket = _FROM_TICKET.match(typed.whole)
         if from_ticket:
-            return saved_from_message.add_from_ticket(ctx, actor, typed.name, int(from_ticket.group(1)),
+            name = from_ticket.group(1).strip().strip('"“”')
+            return saved_from_message.add_from_ticket(ctx, actor, name, int(from_ticket.group(2)),
                                                       typed.scope == "mine", prefix)
         if not typed.text:
             raise Problem(f"Write the reply after its name, as in `{prefix}saved add {typed.name} Hi "
