@@ -100,7 +100,7 @@ def too_long(form: Form) -> Reply | None:
 async def open_typed_form(ctx: Context, actor: Actor, text: str, trigger_id: str, client, respond) -> bool:
     """`/pitchin saved add|edit <name>` without text: the modal. False when it is a command to run as
     typed (the caller runs it through the registry)."""
-    if text.split(None, 1)[:1] != ["saved"]:
+    if [w.lower() for w in text.split(None, 1)[:1]] != ["saved"]:
         return False
     found = await ctx.run(saved_command.form_request, ctx, actor, text.strip()[len("saved"):], PREFIX)
     if found is None:
