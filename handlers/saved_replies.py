@@ -28,6 +28,7 @@ NAME_LIMIT = 60
 TEXT_LIMIT = 4000
 RESTORE = "saved.restore"  # the Undo button of `saved remove`: its value is the reply's id
 PREVIEW = 80  # characters of a reply's first line in a list
+LISTED = 40  # replies in one list: more would not fit one chat message (Slack cuts a section at 3000 characters)
 
 
 def own_scope(person_id: int) -> str:
@@ -288,7 +289,9 @@ def search(ctx: Context, actor: Actor, words: str = "", prefix: str = "") -> Rep
         return Reply(f"No saved reply has “{words.strip()}” in its name or text. `{prefix}saved list` shows all "
                      f"{len(rows)}.", ok=False)
     head = (f"Saved replies with “{words.strip()}” ({len(found)}):" if wanted else f"Saved replies ({len(found)}):")
-    lines = [f"• {r.name} · {whose(r, person.id)} · {_first_line(r.text)}" for r in found]
+    lines = [f"• {r.name} · {whose(r, person.id)} · {_first_line(r.text)}" for r in found[:LISTED]]
+    if len(found) > LISTED:
+        lines.append(f"… and {len(found) - LISTED} more: `{prefix}saved list <words>` finds the one you want.")
     return Reply("\n".join([head, *lines, f"`{prefix}saved show <name>` shows one in full."]))
 
 

@@ -155,3 +155,13 @@ def test_edit_rename_remove_and_undo(ctx, clock):
         bob = repos.person_for(session, BOB)
     tip = next(r for r in rows if r.name == "Tip")
     assert tip.scope == f"person:{bob.id}" and tip.updated_by_id == bob.id and tip.removed_at is None
+
+
+def test_a_long_list_is_cut_with_how_to_narrow_it(ctx):
+    for n in range(saved_replies.LISTED + 3):
+        assert saved(ctx, ANN, f"add Answer{n:02d} Text number {n}").ok
+    lines = saved(ctx, BOB, "list text").text.splitlines()
+    assert lines[0] == f"Saved replies with “text” ({saved_replies.LISTED + 3}):"
+    assert lines[1].startswith("• Answer00 · team · Text number 0") and len(lines) == saved_replies.LISTED + 3
+    assert lines[-2] == "… and 3 more: `/pitchin saved list <words>` finds the one you want."
+    assert saved(ctx, BOB, "list number 42").text.splitlines()[1] == "• Answer42 · team · Text number 42"
