@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from handlers import briefings, departments, digest, feedback, rotations, stats_command, tickets
+from handlers import (briefings, departments, digest, feedback, rotations, saved_command, saved_replies, stats_command,
+                      tickets)
 from handlers.base import Actor, Named, Reply, Usage
 from handlers.context import Context
 
@@ -21,6 +22,7 @@ ACTIONS: dict[str, Callable[[Context, Actor, int], Reply]] = {
     "ticket.reopen": tickets.reopen,
     "reply.undo": tickets.undo_reply,
     rotations.TAKE: rotations.take,
+    saved_replies.RESTORE: saved_replies.restore,
 }
 
 
@@ -61,6 +63,9 @@ class Command:
     run: Callable[..., Reply]  # (ctx, actor, words), and the Named when ``names`` is set
     names: bool = False  # it names people or channels: run gets what the door resolved them to
     slow: bool = False  # it may run the local model or wait for OpenAI: run off the event loop (Context.run)
+    # run gets (ctx, actor, the text after the command's word as typed, the door's prefix): words of a
+    # person's own that must stay as written (a saved reply's text)
+    raw: bool = False
 
 
 def _ticket_number(args: list[str], usage: str) -> int:
@@ -100,6 +105,8 @@ _add(Command("digest", digest.USAGE, "every day, five customer conversations ans
              digest.run, names=True))
 _add(Command("stats", stats_command.USAGE, "how support is doing: satisfaction, NPS, response times, a chart",
              stats_command.run, slow=True))  # drawing the chart takes a moment: off the event loop
+_add(Command("saved", saved_command.USAGE, "saved replies, the team's and your own (`saved help`: variables)",
+             saved_command.run, raw=True))
 _add(Command("help", "help", "this list", lambda ctx, actor, args: Reply(help_text())))
 
 
@@ -127,6 +134,8 @@ def run_command(ctx: Context, actor: Actor, text: str, prefix: str = "", named: 
     if command is None:
         return Reply(f"Pitchin does not know “{words[0]}”.\n" + help_text(prefix), ok=False)
     try:
+        if command.raw:
+            return command.run(ctx, actor, text.strip()[len(words[0]):], prefix)
         if command.names:
             return command.run(ctx, actor, words[1:], named or Named())
         return command.run(ctx, actor, words[1:])

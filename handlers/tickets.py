@@ -23,7 +23,7 @@ from handlers.base import (
     Reply,
     ThreadRef,
 )
-from handlers import floods, message_ids
+from handlers import floods, message_ids, reply_text
 from handlers.cards import ticket_state
 from handlers.context import Context
 from handlers.outbound import customer_key, name_of, ref_dict, to_chat, where_to
@@ -267,6 +267,9 @@ def answer(ctx: Context, actor: Actor, ticket_id: int, text: str, source: Messag
                 kept, why = True, "Only text reaches the customer; this message was kept internal."
             elif ticket.status == "closed":
                 kept, why = True, f"#{ticket_id} is closed, so this stayed internal. Reopen it to answer the customer."
+            elif reply_text.placeholders(text):  # a saved reply with [[…]] left to fill in: nothing half-written goes out
+                kept, why = True, (reply_text.unfilled_message(reply_text.placeholders(text)) +
+                                   " Your message stays in the thread as an internal note.")
             else:
                 if ticket.claimed_by_id is None:
                     claimed_now = repos.try_claim(session, ticket_id, person.id)

@@ -451,7 +451,8 @@ class SavedReply(SQLModel, table=True):
     """A saved reply: the team's (``scope`` "team") or one person's own (``scope`` "person:<id>",
     ``owner_id`` that person). Names are unique within a scope, whatever their case (``name_key``).
     ``text`` may hold variables (``{customer.first_name|there}``) and ``[[placeholders]]`` the
-    sender fills in (handlers/saved_replies.py)."""
+    sender fills in (handlers/saved_replies.py). ``removed_at``: removed, kept so that Undo brings it
+    back; a new reply that takes its name in its scope deletes it for good."""
 
     __tablename__ = "saved_reply"
     __table_args__ = (UniqueConstraint("scope", "name_key", name="uq_saved_reply_name"),)
@@ -467,6 +468,7 @@ class SavedReply(SQLModel, table=True):
     uses: int = 0  # how often it was offered and sent
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    removed_at: Optional[datetime] = None  # `saved remove`; updated_by_id says who
 
 
 class ReplyDraft(SQLModel, table=True):

@@ -45,7 +45,7 @@ def ticket_of(ref_id: str) -> int | None:
 
 
 # buttons whose command is not the last word of their action id
-COMMANDS = {FEEDBACK_FROM_TICKET: "feedback from"}
+COMMANDS = {FEEDBACK_FROM_TICKET: "feedback from", "saved.restore": "saved restore"}
 
 
 def command_for(button: Button) -> str:

@@ -19,6 +19,7 @@ from typing import Callable, Protocol, TextIO
 from bot.console.chat import CHANNEL, ConsoleChat, command_for, message_for
 from bot.console.feedback import HELP as FEEDBACK_HELP
 from bot.console.feedback import ConsoleFeedback, free_path, for_console
+from bot.console.saved import ConsoleSaved
 from handlers import registry, tickets
 from handlers.base import Actor, Named, Reply
 from handlers.context import Context
@@ -199,6 +200,7 @@ class Repl:
         chat.prompt = prompt
         self.ended = False  # the input ended (perhaps while a question was being answered)
         self.feedback = ConsoleFeedback(ctx, actor, self.ask)
+        self.saved = ConsoleSaved(ctx, actor, self.ask)
 
     def say(self, text: str) -> None:
         self.chat.write(text)
@@ -263,6 +265,8 @@ class Repl:
         if word == "feedback":
             parts = text.split(None, 1)
             return await self.feedback.command(parts[1] if len(parts) > 1 else "")
+        if word == "saved":
+            return await self.saved.command(text[len(word):])
         if word in TYPED_BUTTONS:
             return await self._button(word, text)
         text, named = named_in(text)

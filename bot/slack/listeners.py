@@ -8,7 +8,7 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.slack import answer, feedback as slack_feedback, plain, render
+from bot.slack import answer, feedback as slack_feedback, plain, render, saved as slack_saved
 from bot.slack.inbound import People, action_user, human_thread_message, named_in
 from handlers import feedback, registry, tickets
 from handlers.base import Reply
@@ -64,6 +64,8 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
         await ack()
         actor = await people.actor(command["user_id"], command.get("user_name", ""))
         text, named = await named_in(command.get("text", ""), people, command.get("channel_id"))
+        if await slack_saved.open_typed_form(ctx, actor, text, command.get("trigger_id", ""), client, respond):
+            return
         reply = await ctx.run(registry.run_command, ctx, actor, text, "/pitchin ", named)
         if reply.image is not None:  # `stats`: the chart goes to the asker's DM, the words stay here
             reply = await answer.share_image(client, actor.user_id, reply)
@@ -89,6 +91,7 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
     app.event("app_home_opened")(on_home)
 
     slack_feedback.register(app, ctx, people)
+    slack_saved.register(app, ctx, people)
 
     async def on_error(error, body, logger, client, respond):
         """The one error boundary: log it, and tell the person, so nobody waits on a spinner."""

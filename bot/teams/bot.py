@@ -10,6 +10,7 @@ from botbuilder.schema import ChannelAccount, ConversationAccount
 from bot.teams import render
 from bot.teams.chat import TeamsChat
 from bot.teams.feedback import TeamsFeedback
+from bot.teams.saved import TeamsSaved
 from bot.teams.inbound import (PLATFORM, People, card_action, clean_text, command_words, from_bot, in_channel,
                                mentions_bot, message_ref, named_in, split_conversation, tenant_of, thread_of)
 from handlers import channels, charts, outbound, registry, tickets
@@ -32,7 +33,8 @@ def help_text() -> str:
     lines += ["- feedback <what the customer wants>: log a suggestion (alone: the form); "
               "“feedback help” lists merge, status, show, top, search and export",
               "Answer a ticket in its replies; start with “note:” to keep a message internal.",
-              "On any message: … → More actions → Log as feedback."]
+              "On any message: … → More actions → Log as feedback.",
+              "On an answer that went to a customer: … → More actions → Save as reply."]
     return "\n".join(lines)
 
 
@@ -42,6 +44,7 @@ class PitchinBot(ActivityHandler):
         self.chat = chat
         self.people = people
         self.feedback = TeamsFeedback(ctx, people)
+        self.saved = TeamsSaved(ctx, people)
         # typed commands Teams has and the other platforms do not; everything else is registry.COMMANDS
         self.commands: dict[str, Callable[[TurnContext, Actor], Awaitable[Reply]]] = {
             "tickets here": self._tickets_here,
@@ -50,6 +53,7 @@ class PitchinBot(ActivityHandler):
         # typed commands followed by words of their own: first word → handler(turn, actor, the rest)
         self.verbs: dict[str, Callable[[TurnContext, Actor, str], Awaitable[Reply | None]]] = {
             "feedback": self.feedback.command,
+            "saved": self.saved.command,
         }
         # invoke activities (dialogs, the message action, file uploads) by name → the invoke response body
         self.invokes: dict[str, Callable[[TurnContext], Awaitable[object]]] = {
@@ -169,7 +173,7 @@ class PitchinBot(ActivityHandler):
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         """Dialogs and the message action, routed by the invoke's name; anything else is botbuilder's."""
-        handler = self.invokes.get(turn_context.activity.name or "")
+        handler = self.saved.invoke_for(turn_context.activity) or self.invokes.get(turn_context.activity.name or "")
         if handler is None:
             return await super().on_invoke_activity(turn_context)
         return InvokeResponse(status=200, body=await handler(turn_context))

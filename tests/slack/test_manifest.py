@@ -70,11 +70,21 @@ def test_slash_command_feedback_and_its_shortcut_match_the_listeners(manifest):
     assert cmd["description"] and cmd["should_escape"] is False
     for word in ("merge", "status", "show", "top", "search", "export", "help"):
         assert word in cmd["usage_hint"], word
-    (shortcut,) = manifest["features"]["shortcuts"]
-    assert shortcut["type"] == "message" and shortcut["callback_id"] == SHORTCUT
+    shortcut = next(s for s in manifest["features"]["shortcuts"] if s["callback_id"] == SHORTCUT)
+    assert shortcut["type"] == "message"
     assert shortcut["name"] == "Log as feedback" and len(shortcut["name"]) <= 24
     assert 0 < len(shortcut["description"]) <= 150
     assert "commands" in manifest["oauth_config"]["scopes"]["bot"]  # shortcuts need it like slash commands
+
+
+def test_the_save_as_reply_shortcut_matches_its_listener(manifest):
+    from bot.slack.saved import SHORTCUT
+
+    shortcuts = manifest["features"]["shortcuts"]
+    assert len({s["callback_id"] for s in shortcuts}) == len(shortcuts) == 2
+    shortcut = next(s for s in shortcuts if s["callback_id"] == SHORTCUT)
+    assert shortcut["type"] == "message" and shortcut["name"] == "Save as reply" and len(shortcut["name"]) <= 24
+    assert 0 < len(shortcut["description"]) <= 150
 
 
 def test_every_needed_event_is_subscribed_with_its_scope(manifest):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.teams.feedback import MESSAGE_ACTION
+from bot.teams.saved import MESSAGE_ACTION as SAVE_ACTION
 from bot.teams.package import PackageError, build_package, check, manifest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,17 +65,20 @@ def test_the_command_writes_a_package_with_id_permission_commands_and_icons(tmp_
     assert {"name": "ChannelMessage.Read.Group", "type": "Application"} in \
         m["authorization"]["permissions"]["resourceSpecific"]
     (commands,) = m["bots"][0]["commandLists"]
-    assert [c["title"] for c in commands["commands"]] == ["tickets here", "help", "list", "feedback"]
+    assert [c["title"] for c in commands["commands"]] == ["tickets here", "help", "list", "feedback", "saved"]
     assert all(len(c["title"]) <= 32 and len(c["description"]) <= 128 for c in commands["commands"])
     assert set(m["bots"][0]["scopes"]) == {"team", "personal"}
     assert m["bots"][0]["supportsFiles"] is True  # the feedback export is handed over as a file in a 1:1 chat
     # "Log as feedback" on any message: an action command that asks the bot for its dialog
     (extension,) = m["composeExtensions"]
     assert extension["botId"] == APP_ID
-    (action,) = extension["commands"]
+    action, save = extension["commands"]
     assert action == {"id": MESSAGE_ACTION, "type": "action", "title": "Log as feedback",
                       "description": action["description"], "context": ["message"], "fetchTask": True}
     assert len(action["description"]) <= 128
+    # "Save as reply" on an answer sent to a customer: the same kind of command
+    assert save == {"id": SAVE_ACTION, "type": "action", "title": "Save as reply",
+                    "description": save["description"], "context": ["message"], "fetchTask": True}
     assert m["icons"] == {"color": "color.png", "outline": "outline.png"}
     assert m["developer"]["websiteUrl"] == "https://support.acme.test" and m["validDomains"] == ["support.acme.test"]
     assert "{{" not in json.dumps(m)

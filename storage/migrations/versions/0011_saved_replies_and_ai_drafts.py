@@ -56,6 +56,7 @@ def upgrade() -> None:
     sa.Column('uses', sa.Integer(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('removed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['person.id'], ),
     sa.ForeignKeyConstraint(['owner_id'], ['person.id'], ),
     sa.ForeignKeyConstraint(['source_message_id'], ['ticket_message.id'], ),
