@@ -76,8 +76,8 @@ _MONTHS = ("january|february|march|april|may|june|july|august|september|october|
            "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
 # an amount of money: a currency sign or code next to a number, or a number of a currency word
 _AMOUNT = re.compile(
-    r"(?:[$€£¥₹]|\b(?:usd|eur|gbp|chf|cad|aud|jpy)\b)\s?\d[\d,. ]*\d?|"
-    r"\b\d[\d,.]*\s?(?:[$€£¥₹]|(?:usd|eur|gbp|chf|cad|aud|jpy|dollars?|euros?|pounds?|cents?)\b)|"
+    r"(?:[$€£¥₹]|\b(?:usd|eur|gbp|chf|cad|aud|jpy)\b)\s?\d+(?:[.,]\d+)*|"
+    r"\b\d+(?:[.,]\d+)*\s?(?:[$€£¥₹]|(?:usd|eur|gbp|chf|cad|aud|jpy|dollars?|euros?|pounds?|cents?)\b)|"
     r"\b\d+(?:[.,]\d+)?\s?%", re.I)
 # a calendar date: 2026-12-01, 1/12/2026, 1 December, December 1st; a span: 14 days, 30 days
 _DATE = re.compile(
