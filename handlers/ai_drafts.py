@@ -30,7 +30,7 @@ from handlers.ai_assist import CUSTOMER, EMPLOYEE, DraftText, SavedText, Turn, c
 from handlers.base import Actor, Button, MessageRef, Reply, ThreadRef
 from handlers.cards import AI_DRAFT, AI_SUMMARISE
 from handlers.context import Context
-from handlers.outbound import name_of
+from handlers.outbound import CHAT_NOTICE, name_of, to_chat
 from storage import repos
 from storage.models import ReplyDraft, SavedReply, Ticket, TicketMessage
 
@@ -317,8 +317,6 @@ def summarise(ctx: Context, actor: Actor, ticket_id: int) -> Reply:
                      ok=False)
     if not summary:
         return Reply(f"The model wrote no summary of #{ticket_id}. Nothing was posted.", ok=False)
-    from handlers.outbound import CHAT_NOTICE, to_chat
-
     with ctx.db.transaction() as session:
         to_chat(ctx, session, CHAT_NOTICE, ticket_id,
                 text=f"{SUMMARY_MARK}, asked for by {name or 'someone'}. The customer does not see it.\n{summary}")

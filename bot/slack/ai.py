@@ -48,8 +48,7 @@ def _number(value) -> int | None:
 
 
 def register(app: AsyncApp, ctx: Context, people: People) -> None:
-    if ctx.drafter is None:  # without a key the buttons are not on the card, and nothing answers them
-        return
+    """Without a key the buttons are not on the cards; a click on an older card's is told AI is off."""
 
     async def privately(client, body: dict, user_id: str, reply: Reply) -> None:
         """An ephemeral message to the person who clicked, in the thread of the message clicked."""

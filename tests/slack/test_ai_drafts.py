@@ -226,5 +226,7 @@ async def test_without_a_key_there_are_no_ai_buttons_and_the_command_says_ai_is_
         assert "AI is off" in told["text"] and "OPENAI_API_KEY" in told["text"]
         _, response = await stack.command("UANN", f"summarise {ticket}")
         assert "AI is off" in (await stack.response(response))["text"]
+        await stack.click("ai.draft", ticket, "UANN", root_ts)  # a card drawn while a key was set
+        await ephemeral_to(stack, "UANN", "AI is off")
     finally:
         await stop_stack(stack)
