@@ -13,6 +13,7 @@ from bot.config import ConfigError, Settings
 from bot.delivery import DeliveryWorker
 from bot.http_guard import GuardedServer, ServerLimits
 from bot.llm import OpenAIEmbedder, make_llm_client
+from bot.llm_drafter import OpenAIReplyDrafter
 from bot.llm_writer import OpenAIIssueWriter
 from bot.start_errors import explain_listen, open_database
 from handlers.base import ChatPort, CustomerChannel
@@ -70,6 +71,7 @@ class Pitchin:
         if self.llm is not None:
             self.ctx.embedder = OpenAIEmbedder(self.llm, settings.openai_embedding_model)
             self.ctx.writer = OpenAIIssueWriter(self.llm, settings.openai_model)
+            self.ctx.drafter = OpenAIReplyDrafter(self.llm, settings.openai_model)
         self.slack_app = None
         if settings.slack_enabled:
             from bot.slack import build_slack
@@ -162,6 +164,11 @@ class Pitchin:
         else:
             log.info("Briefing labels: each issue's most central message, shortened; "
                      "set OPENAI_API_KEY for AI-written labels and summaries")
+        if self.ctx.drafter is not None:
+            log.info("AI drafts and summaries: on, by %s at %s (a person checks and sends every draft)",
+                     self.ctx.drafter.model, self.llm.base_url)
+        else:
+            log.info("AI drafts and summaries: off; set OPENAI_API_KEY to offer them on ticket cards")
         if http:
             log.info("listening on http://%s:%s (at most %d connections at once)", self.settings.host,
                      self.port, self._server.max_connections)

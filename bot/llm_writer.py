@@ -87,11 +87,11 @@ def user_prompt(messages: Sequence[str]) -> str:
     return f"{BEGIN}\n{json.dumps(list(messages), ensure_ascii=False, indent=0)}\n{END}"
 
 
-def parse_answer(content: Any) -> Written:
-    """The model's answer → ``Written``; anything else → ``WritingError`` (never customer text in
-    the error: it is logged)."""
+def parse_object(content: Any, error: type[LLMError]) -> dict:
+    """The model's answer as a JSON object; anything else → ``error`` (never customer text in the
+    error: it is logged)."""
     if not isinstance(content, str) or not content.strip():
-        raise WritingError("The chat model answered nothing.")
+        raise error("The chat model answered nothing.")
     text = content.strip()
     fenced = _FENCE.fullmatch(text)  # some OpenAI-compatible servers wrap JSON in a code fence
     if fenced:
@@ -99,9 +99,15 @@ def parse_answer(content: Any) -> Written:
     try:
         data = json.loads(text)
     except ValueError:
-        raise WritingError(f"The chat model's answer is not JSON ({len(text)} characters).") from None
+        raise error(f"The chat model's answer is not JSON ({len(text)} characters).") from None
     if not isinstance(data, dict):
-        raise WritingError(f"The chat model answered a JSON {type(data).__name__}, not an object.")
+        raise error(f"The chat model answered a JSON {type(data).__name__}, not an object.")
+    return data
+
+
+def parse_answer(content: Any) -> Written:
+    """The model's answer → ``Written``; anything else → ``WritingError``."""
+    data = parse_object(content, WritingError)
     label, summary, quotes = data.get("label"), data.get("summary"), data.get("quotes")
     if not isinstance(label, str) or not label.strip():
         raise WritingError('The chat model\'s answer has no "label" text.')

@@ -21,7 +21,8 @@ def ticket_state(ticket: Ticket) -> str:
 
 
 def ticket_card(ticket: Ticket, first_text: str, attachments: list, people: dict[int, PersonRef],
-                dmarc_failed: bool = False) -> Card:
+                dmarc_failed: bool = False, ai: bool = False) -> Card:
+    """``ai``: Pitchin can draft replies and summarise threads (OPENAI_API_KEY): the card offers it."""
     state = ticket_state(ticket)
     status: Rich
     if state == "closed":
@@ -44,6 +45,8 @@ def ticket_card(ticket: Ticket, first_text: str, attachments: list, people: dict
         actions = (Button("Reopen", "ticket.reopen", value),)
     # the customer asked for something the product does not do: file it in the suggestion tracker
     actions += (Button("Log feedback", FEEDBACK_FROM_TICKET, value),)
+    if ai:
+        actions += ai_buttons(state, value)
 
     customer = f"{ticket.customer_name} <{ticket.customer_email}>" if ticket.customer_name else ticket.customer_email
     fields: list[tuple[str, Rich]] = [("From", (customer,))]
@@ -67,6 +70,16 @@ def ticket_card(ticket: Ticket, first_text: str, attachments: list, people: dict
         accent=state,
         body_truncated=truncated,
     )
+
+
+# AI help on a ticket (handlers/ai_drafts.py, which the buttons call)
+AI_DRAFT, AI_SUMMARISE = "ai.draft", "ai.summarise"
+
+
+def ai_buttons(state: str, value: str) -> tuple[Button, ...]:
+    """Draft a reply (while the ticket is open) and Summarise, shown only when AI is configured."""
+    draft = (Button("Draft a reply", AI_DRAFT, value),) if state != "closed" else ()
+    return draft + (Button("Summarise", AI_SUMMARISE, value),)
 
 
 def sender_caution(ticket: Ticket, dmarc_failed: bool) -> str | None:

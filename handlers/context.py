@@ -28,6 +28,7 @@ class Context:
     embedder: Any = None  # handlers.similarity.Embedder; the local model when None
     local_model: Any = None  # handlers.local_model.ModelFiles: the local model's files; the bundled ones when None
     writer: Any = None  # handlers.briefing_text.IssueWriter: writes issues' labels (OPENAI_API_KEY); None: no AI
+    drafter: Any = None  # handlers.ai_assist.ReplyDrafter: drafts replies, summarises threads (OPENAI_API_KEY); None: no AI
     _suggestions: Any = field(default=None, repr=False)  # the suggestion index, built on first use
 
     @property

@@ -97,17 +97,17 @@ def keep_receipt(ctx: Context, reply_id: int, receipt: MessageRef) -> None:
 
 def card_for(ctx: Context, ticket_id: int):
     with ctx.db.transaction(read_only=True) as session:
-        return _card(session, ticket_id)
+        return _card(session, ticket_id, ai=ctx.drafter is not None)
 
 
-def _card(session, ticket_id: int):
+def _card(session, ticket_id: int, ai: bool = False):
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         return None
     first = repos.first_customer_message(session, ticket_id)
     people = repos.person_refs(session, [ticket.claimed_by_id, ticket.closed_by_id])
     return ticket_card(ticket, first.text if first else "", first.attachments if first else [], people,
-                       dmarc_failed=first.dmarc_failed if first else False)
+                       dmarc_failed=first.dmarc_failed if first else False, ai=ai)
 
 
 def full_text(ctx: Context, ticket_id: int, message_id: int | None = None) -> str:
@@ -214,7 +214,7 @@ def ticket_to_post(ctx: Context, ticket_id: int, platform: str):
         a = repos.anchor_for(session, ticket_id, platform)
         if a is not None:
             return ThreadRef(a.platform, a.tenant, a.channel, a.thread_id), None
-        return None, _card(session, ticket_id)
+        return None, _card(session, ticket_id, ai=ctx.drafter is not None)
 
 
 def anchor_in(session, ticket_id: int, thread: ThreadRef, full_text: bool = False) -> None:

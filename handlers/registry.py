@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from handlers import (briefings, departments, digest, feedback, rotations, saved_command, saved_replies, stats_command,
-                      tickets)
+from handlers import (ai_drafts, briefings, departments, digest, feedback, rotations, saved_command, saved_replies,
+                      stats_command, tickets)
 from handlers.base import Actor, Named, Reply, Usage
 from handlers.context import Context
 
@@ -77,9 +77,10 @@ def _ticket_number(args: list[str], usage: str) -> int:
     return int(number)
 
 
-def _on_ticket(name: str, verb: Callable[[Context, Actor, int], Reply], help_text: str) -> Command:
+def _on_ticket(name: str, verb: Callable[[Context, Actor, int], Reply], help_text: str, slow: bool = False) -> Command:
     usage = f"{name} <ticket number>"
-    return Command(name, usage, help_text, lambda ctx, actor, args: verb(ctx, actor, _ticket_number(args, usage)))
+    return Command(name, usage, help_text, lambda ctx, actor, args: verb(ctx, actor, _ticket_number(args, usage)),
+                   slow=slow)
 
 
 COMMANDS: dict[str, Command] = {}
@@ -107,6 +108,11 @@ _add(Command("stats", stats_command.USAGE, "how support is doing: satisfaction, 
              stats_command.run, slow=True))  # drawing the chart takes a moment: off the event loop
 _add(Command("saved", saved_command.USAGE, "saved replies, the team's and your own (`saved help`: variables)",
              saved_command.run, raw=True))
+# both wait for OpenAI: off the event loop
+_add(_on_ticket("draft", ai_drafts.draft_reply, "an AI draft of your reply, shown only to you (OPENAI_API_KEY)",
+                slow=True))
+_add(_on_ticket("summarise", ai_drafts.summarise, "an AI-written internal summary in a long ticket's thread",
+                slow=True))
 _add(Command("help", "help", "this list", lambda ctx, actor, args: Reply(help_text())))
 
 

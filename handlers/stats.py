@@ -24,10 +24,10 @@ from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
 from math import floor
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from handlers.surveys import OTHER, REFERRALS
-from storage.models import Person, Survey, Ticket, TicketMessage
+from storage.models import Person, ReplyDraft, Survey, Ticket, TicketMessage
 
 WINDOWS = {"7d": 7, "30d": 30, "90d": 90}  # what `stats` accepts, in days
 DEFAULT_WINDOW = "30d"
@@ -141,6 +141,20 @@ class Week:
 
 
 @dataclass(frozen=True)
+class DraftCounts:
+    """What became of the AI drafts decided in the window (handlers/ai_drafts.py)."""
+
+    sent: int = 0  # sent as drafted
+    edited: int = 0  # sent after a change
+    discarded: int = 0  # by the person
+    stale: int = 0  # the customer wrote again before it was sent
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.edited + self.discarded + self.stale
+
+
+@dataclass(frozen=True)
 class Report:
     start: datetime
     end: datetime
@@ -156,6 +170,7 @@ class Report:
     top_helpers: tuple[tuple[str, int], ...]  # (name, replies), most first
     referrals: tuple[tuple[str, int], ...]  # (words, answers), most first
     weeks: tuple[Week, ...]
+    drafts: DraftCounts = DraftCounts()
 
     @property
     def days(self) -> int:
@@ -273,4 +288,13 @@ def compute(session, start: datetime, end: datetime, now: datetime) -> Report:
         closed_unanswered=sum(1 for s in unanswered if s == "closed"),
         to_close=Spread.of([closed_at - created for created, closed_at in closed]),
         tickets_in=len(arrived), tickets_closed=len(closed),
-        helpers=helpers, top_helpers=top, referrals=_referrals(session, start, end), weeks=weeks)
+        helpers=helpers, top_helpers=top, referrals=_referrals(session, start, end), weeks=weeks,
+        drafts=_drafts(session, start, end))
+
+
+def _drafts(session, start: datetime, end: datetime) -> DraftCounts:
+    """AI drafts by what became of them, counted when it was decided (sent, edited, discarded, stale)."""
+    counts = dict(session.execute(select(ReplyDraft.state, func.count()).where(
+        within(ReplyDraft.decided_at, start, end)).group_by(ReplyDraft.state)).all())
+    return DraftCounts(counts.get("sent", 0), counts.get("edited", 0), counts.get("discarded", 0),
+                       counts.get("stale", 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from handlers.stats import Nps, Ratings, Report, Spread
+from handlers.stats import DraftCounts, Nps, Ratings, Report, Spread
 
 MINUS = "−"  # a real minus sign: "−40" reads as a score, "-40" as a dash
 
@@ -114,4 +114,9 @@ def report_text(report: Report) -> str:
         f"Tickets: {report.tickets_in} in, {report.tickets_closed} closed",
         f"Whole company: {helpers_words(report)}",
         f"How customers heard of us: {referrals_words(report)}",
-    ])
+    ] + ([f"AI drafts: {drafts_words(report.drafts)}"] if report.drafts.total else []))
+
+
+def drafts_words(d: DraftCounts) -> str:
+    words = f"{d.sent} sent as drafted, {d.edited} edited, {d.discarded} discarded"
+    return words + (f", {d.stale} out of date (the customer wrote again)" if d.stale else "")

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Protocol, TextIO
 
+from bot.console import ai as console_ai
 from bot.console.chat import CHANNEL, ConsoleChat, command_for, message_for
 from bot.console.feedback import HELP as FEEDBACK_HELP
 from bot.console.feedback import ConsoleFeedback, free_path, for_console
@@ -201,6 +202,7 @@ class Repl:
         self.ended = False  # the input ended (perhaps while a question was being answered)
         self.feedback = ConsoleFeedback(ctx, actor, self.ask)
         self.saved = ConsoleSaved(ctx, actor, self.ask)
+        self.drafts = console_ai.ConsoleDrafts(ctx, chat, actor, self.ask)
 
     def say(self, text: str) -> None:
         self.chat.write(text)
@@ -269,6 +271,8 @@ class Repl:
             return await self.saved.command(text[len(word):])
         if word in TYPED_BUTTONS:
             return await self._button(word, text)
+        if word in console_ai.WORDS:  # an AI draft's Send, Edit, Discard
+            return await self.drafts.run(word, text)
         text, named = named_in(text)
         reply = await self.ctx.run(registry.run_command, self.ctx, self.actor, text, "", named)
         if reply.image is not None:  # `stats`: a terminal shows no picture; the chart becomes a file

@@ -8,6 +8,7 @@ from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import ChannelAccount, ConversationAccount
 
 from bot.teams import render
+from bot.teams.ai import TeamsDrafts
 from bot.teams.chat import TeamsChat
 from bot.teams.feedback import TeamsFeedback
 from bot.teams.saved import TeamsSaved
@@ -45,6 +46,7 @@ class PitchinBot(ActivityHandler):
         self.people = people
         self.feedback = TeamsFeedback(ctx, people)
         self.saved = TeamsSaved(ctx, people)
+        self.drafts = TeamsDrafts(ctx, chat, people)  # AI drafts: never shown in a channel
         # typed commands Teams has and the other platforms do not; everything else is registry.COMMANDS
         self.commands: dict[str, Callable[[TurnContext, Actor], Awaitable[Reply]]] = {
             "tickets here": self._tickets_here,
@@ -54,6 +56,7 @@ class PitchinBot(ActivityHandler):
         self.verbs: dict[str, Callable[[TurnContext, Actor, str], Awaitable[Reply | None]]] = {
             "feedback": self.feedback.command,
             "saved": self.saved.command,
+            "draft": self.drafts.command,
         }
         # invoke activities (dialogs, the message action, file uploads) by name → the invoke response body
         self.invokes: dict[str, Callable[[TurnContext], Awaitable[object]]] = {
@@ -153,6 +156,9 @@ class PitchinBot(ActivityHandler):
 
     async def _on_click(self, turn_context: TurnContext, action_id: str, value: str) -> None:
         actor = await self.people.actor(turn_context)
+        if action_id.startswith("ai."):  # an AI draft or summary: answered in the person's personal chat
+            await self.drafts.click(turn_context, actor, action_id, value)
+            return
         if action_id in render.DIALOG_BUTTONS:  # a client that cannot open dialogs posted the click instead
             await self._tell(turn_context, actor, Reply(
                 f"This button opens a form, which this Teams client cannot show. Type {PREFIX}feedback "

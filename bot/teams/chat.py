@@ -153,15 +153,20 @@ class TeamsChat:
     async def direct(self, tenant: str, user_id: str, text: str, card: Card | None = None) -> None:
         """A private message to one person, in their personal chat with Pitchin (Teams creates it, or
         gives back the one there is): e.g. that a suggestion they logged has shipped."""
+        await self.direct_activity(tenant, user_id, _activity(text, card))
+
+    async def direct_activity(self, tenant: str, user_id: str, activity: Activity,
+                              what: str = "messaging a person directly") -> None:
+        """``activity`` in the person's personal chat with Pitchin (an AI draft's card, …)."""
         reference = await self._channel()
         parameters = ConversationParameters(is_group=False, bot=reference.bot, members=[ChannelAccount(id=user_id)],
                                             tenant_id=tenant, channel_data={"tenant": {"id": tenant}})
 
         async def send(context: TurnContext) -> None:
             context.activity.id = None  # the made-up id of the "create" turn: not a message to reply to
-            await context.send_activity(_activity(text, card))
+            await context.send_activity(activity)
 
-        await self._guard("messaging a person directly", self.adapter.create_conversation(
+        await self._guard(what, self.adapter.create_conversation(
             self.app_id, send, parameters, reference.channel_id or "msteams",
             self._service_urls.get(tenant, reference.service_url), None))
 
