@@ -55,8 +55,8 @@ PURPOSE = {
     "PITCHIN_MODEL_SHA256": "the sha256 of PITCHIN_MODEL_DIR's model.onnx: any other file is refused",
     "OPENAI_API_KEY": "an OpenAI key for optional AI features",
     "OPENAI_BASE_URL": "an OpenAI-compatible API base URL",
-    "PITCHIN_OPENAI_MODEL": "the OpenAI chat model that writes the label and two-sentence summary of each briefing "
-                            "issue when OPENAI_API_KEY is set",
+    "PITCHIN_OPENAI_MODEL": "the OpenAI chat model that writes reply drafts, thread summaries and the label and "
+                            "two-sentence summary of each briefing issue when OPENAI_API_KEY is set",
     "PITCHIN_OPENAI_EMBEDDING_MODEL": "the OpenAI embeddings model that finds similar suggestions when OPENAI_API_KEY is set",
 }
 
