@@ -8,7 +8,7 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.slack import answer, feedback as slack_feedback, plain, render
+from bot.slack import answer, feedback as slack_feedback, plain, render, use_saved as slack_use_saved
 from bot.slack.inbound import People, action_user, human_thread_message, named_in
 from handlers import feedback, registry, tickets
 from handlers.base import Reply
@@ -89,6 +89,7 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
     app.event("app_home_opened")(on_home)
 
     slack_feedback.register(app, ctx, people)
+    slack_use_saved.register(app, ctx, people)
 
     async def on_error(error, body, logger, client, respond):
         """The one error boundary: log it, and tell the person, so nobody waits on a spinner."""
