@@ -24,9 +24,9 @@ TEXT = "text_{}"  # block id of option n's text box
 
 
 def offer_view(offer: use_saved.Offer) -> dict:
-    """The modal: which saved reply (a radio choice, the closest first) and each one's text, filled in
+    """The modal: which saved reply (a menu, the closest first) and each one's text, filled in
     and editable; only the chosen one's text is sent."""
-    options = [{"text": render._plain(render._clip_plain(f"{n}. {option.name}", 75)), "value": str(n)}
+    options = [{"text": render._plain(render._clip_plain(f"{n + 1}. {option.name}", 75)), "value": str(n)}
                for n, option in enumerate(offer.options)]
     blocks: list[dict] = [
         {"type": "context", "elements": [{"type": "mrkdwn", "text": render._clip(render.escape(
@@ -34,7 +34,7 @@ def offer_view(offer: use_saved.Offer) -> dict:
             "Send posts your reply in the ticket's thread and it reaches the customer after the undo window."),
             render.SECTION_LIMIT)}]},
         {"type": "input", "block_id": CHOICE, "label": render._plain("Send which?"),
-         "element": {"type": "radio_buttons", "action_id": CHOICE, "options": options, "initial_option": options[0]}},
+         "element": {"type": "static_select", "action_id": CHOICE, "options": options, "initial_option": options[0]}},
     ]
     for n, option in enumerate(offer.options):
         hint = ("Fill in " + ", ".join(f"[[{p}]]" for p in option.placeholders)) if option.placeholders else None
