@@ -10,6 +10,7 @@ from botbuilder.schema import ChannelAccount, ConversationAccount
 from bot.teams import render
 from bot.teams.chat import TeamsChat
 from bot.teams.feedback import TeamsFeedback
+from bot.teams.use_saved import TeamsUseSaved
 from bot.teams.inbound import (PLATFORM, People, card_action, clean_text, command_words, from_bot, in_channel,
                                mentions_bot, message_ref, named_in, split_conversation, tenant_of, thread_of)
 from handlers import channels, charts, outbound, registry, tickets
@@ -42,6 +43,7 @@ class PitchinBot(ActivityHandler):
         self.chat = chat
         self.people = people
         self.feedback = TeamsFeedback(ctx, people)
+        self.use_saved = TeamsUseSaved(ctx, chat, people)
         # typed commands Teams has and the other platforms do not; everything else is registry.COMMANDS
         self.commands: dict[str, Callable[[TurnContext, Actor], Awaitable[Reply]]] = {
             "tickets here": self._tickets_here,
@@ -53,8 +55,8 @@ class PitchinBot(ActivityHandler):
         }
         # invoke activities (dialogs, the message action, file uploads) by name → the invoke response body
         self.invokes: dict[str, Callable[[TurnContext], Awaitable[object]]] = {
-            "task/fetch": self.feedback.fetch,
-            "task/submit": self.feedback.submit,
+            "task/fetch": self.use_saved.fetch_or(self.feedback.fetch),
+            "task/submit": self.use_saved.submit_or(self.feedback.submit),
             "composeExtension/fetchTask": self.feedback.fetch_on_message,
             "composeExtension/submitAction": self.feedback.submit_on_message,
             "fileConsent/invoke": self.feedback.file_consent,
