@@ -19,7 +19,7 @@ it yet, and replies added or edited since the last lookup.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import and_, delete, or_, select
@@ -86,8 +86,18 @@ def reply_index(model: str, own: np.ndarray, examples: np.ndarray = np.zeros((0,
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A saved reply as a lookup read it (plain values: usable after its transaction)."""
+
+    id: int
+    name: str
+    text: str
+    updated_at: object
+
+
+@dataclass(frozen=True)
 class Match:
-    reply: SavedReply
+    reply: Candidate
     score: float
 
 
@@ -98,82 +108,98 @@ def customer_message(session, ticket_id: int) -> TicketMessage | None:
         .order_by(TicketMessage.id.desc()).limit(1)).scalars().first()
 
 
-def _message_vector(session, embedder, message: TicketMessage) -> np.ndarray:
-    model = embedder.name
-    blob = session.execute(select(MessageVector.vector).where(
-        MessageVector.kind == MESSAGE, MessageVector.ref_id == message.id, MessageVector.model == model)).scalar()
-    if blob is not None:
-        return decode(blob)
-    # not embedded by the message-vectors job yet: the same text it would embed, stored for it
-    first = repos.first_customer_message(session, message.ticket_id)
-    ticket = session.get(Ticket, message.ticket_id)
-    text = message_text(ticket.subject, message.text) if first is not None and first.id == message.id \
-        else (message.text or "").strip()
-    vector = embedder.embed([text])[0]
-    session.execute(repos.insert_for(session, MessageVector).on_conflict_do_nothing(),
-                    [{"kind": MESSAGE, "ref_id": message.id, "model": model, "vector": encode(vector),
-                      "created_at": message.created_at}])
-    return vector
-
-
-def _reply_vectors(session, embedder, replies: list[SavedReply]) -> np.ndarray:
-    """One row per reply, in order; those missing or older than the reply's words computed and stored."""
-    model = embedder.name
-    stored = {ref_id: (blob, at) for ref_id, blob, at in session.execute(
-        select(MessageVector.ref_id, MessageVector.vector, MessageVector.created_at).where(
-            MessageVector.kind == SAVED_REPLY, MessageVector.model == model,
-            MessageVector.ref_id.in_([reply.id for reply in replies]))).all()}
-
-    def fresh(reply: SavedReply) -> bool:
-        found = stored.get(reply.id)
-        return found is not None and _same_moment(found[1], reply.updated_at)
-
-    stale = [reply for reply in replies if not fresh(reply)]
-    if stale:
-        computed = embedder.embed([match_text(reply.name, reply.text) for reply in stale])
-        session.execute(delete(MessageVector).where(
-            MessageVector.kind == SAVED_REPLY, MessageVector.model == model,
-            MessageVector.ref_id.in_([reply.id for reply in stale])))
-        session.execute(repos.insert_for(session, MessageVector).on_conflict_do_nothing(),
-                        [{"kind": SAVED_REPLY, "ref_id": reply.id, "model": model, "vector": encode(vector),
-                          "created_at": reply.updated_at} for reply, vector in zip(stale, computed)])
-        for reply, vector in zip(stale, computed):
-            stored[reply.id] = (encode(vector), reply.updated_at)
-    return np.stack([decode(stored[reply.id][0]) for reply in replies])
-
-
 def _same_moment(a, b) -> bool:
     """Stored timestamps may come back naive (SQLite) or aware: compare them as UTC."""
     return a is not None and b is not None and a.replace(tzinfo=None) == b.replace(tzinfo=None)
 
 
-def _example_vectors(session, model: str, replies: list[SavedReply]) -> tuple[np.ndarray, np.ndarray]:
+@dataclass
+class _Read:
+    """What one lookup found stored, and what it must compute."""
+
+    replies: list[Candidate]
+    message: tuple[int, str, object] | None = None  # (id, the text to embed, created_at) of the customer message
+    query: np.ndarray | None = None  # its stored vector
+    own: dict[int, np.ndarray] | None = None  # reply id → its stored vector, when of its current words
+    examples: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    owner: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def _read(session, model: str, person_id: int, ticket_id: int) -> _Read:
+    replies = [Candidate(r.id, r.name, r.text, r.updated_at) for r in usable_replies(session, person_id)]
+    found = _Read(replies)
+    message = customer_message(session, ticket_id)
+    if not replies or message is None:
+        return found
+    first = repos.first_customer_message(session, ticket_id)
+    ticket = session.get(Ticket, ticket_id)
+    # the text the message-vectors job embeds for it, so either's vector serves the other
+    text = message_text(ticket.subject, message.text) if first.id == message.id else (message.text or "").strip()
+    found.message = (message.id, text, message.created_at)
+    blob = session.execute(select(MessageVector.vector).where(
+        MessageVector.kind == MESSAGE, MessageVector.ref_id == message.id, MessageVector.model == model)).scalar()
+    found.query = decode(blob) if blob is not None else None
+    stamps = {reply.id: reply.updated_at for reply in replies}
+    found.own = {ref_id: decode(blob) for ref_id, blob, at in session.execute(
+        select(MessageVector.ref_id, MessageVector.vector, MessageVector.created_at).where(
+            MessageVector.kind == SAVED_REPLY, MessageVector.model == model,
+            MessageVector.ref_id.in_(list(stamps)))).all() if _same_moment(at, stamps[ref_id])}
     position = {reply.id: i for i, reply in enumerate(replies)}
     rows = session.execute(
         select(SavedReplyExample.saved_reply_id, MessageVector.vector)
         .join(MessageVector, and_(MessageVector.kind == MESSAGE, MessageVector.model == model,
                                   MessageVector.ref_id == SavedReplyExample.ticket_message_id))
         .where(SavedReplyExample.saved_reply_id.in_(list(position)))).all()
-    if not rows:
-        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
-    return (np.stack([decode(blob) for _, blob in rows]),
-            np.array([position[reply_id] for reply_id, _ in rows], np.int64))
+    if rows:
+        found.examples = np.stack([decode(blob) for _, blob in rows])
+        found.owner = np.array([position[reply_id] for reply_id, _ in rows], np.int64)
+    return found
 
 
-def closest_replies(ctx, session, person_id: int, ticket_id: int, k: int = OFFERED) -> list[Match]:
+def _store(session, model: str, message: tuple[int, str, object] | None, query: np.ndarray | None,
+           replies: list[Candidate], vectors: np.ndarray) -> None:
+    """Keep what a lookup computed: the customer message's vector (unless the job stored it
+    meanwhile) and the replies' (replacing those of their earlier words)."""
+    if message is not None and query is not None:
+        session.execute(repos.insert_for(session, MessageVector).on_conflict_do_nothing(),
+                        [{"kind": MESSAGE, "ref_id": message[0], "model": model, "vector": encode(query),
+                          "created_at": message[2]}])
+    if replies:
+        session.execute(delete(MessageVector).where(
+            MessageVector.kind == SAVED_REPLY, MessageVector.model == model,
+            MessageVector.ref_id.in_([reply.id for reply in replies])))
+        session.execute(repos.insert_for(session, MessageVector).on_conflict_do_nothing(),
+                        [{"kind": SAVED_REPLY, "ref_id": reply.id, "model": model, "vector": encode(vector),
+                          "created_at": reply.updated_at} for reply, vector in zip(replies, vectors)])
+
+
+def closest_replies(ctx, person_id: int, ticket_id: int, k: int = OFFERED) -> list[Match]:
     """The ``k`` saved replies ``person_id`` may use that are closest to the ticket's customer
-    message, best first ([] when there are none). Needs a writable session: vectors it computes are kept."""
-    replies = usable_replies(session, person_id)
-    if not replies:
-        return []
-    message = customer_message(session, ticket_id)
-    if message is None:  # a ticket without a customer message (never, from intake): the first replies
-        return [Match(reply, 0.0) for reply in replies[:k]]
+    message, best first ([] when there are none).
+
+    Reads in one short transaction, runs the model outside any (only for what is not stored), keeps
+    what it computed in another: no lock is held while the model computes."""
     embedder = local_embedder(ctx)
-    query = _message_vector(session, embedder, message)
-    examples, owner = _example_vectors(session, embedder.name, replies)
-    index = reply_index(embedder.name, _reply_vectors(session, embedder, replies), examples, owner)
-    return [Match(replies[i], score) for i, score in index.similar_to(query, k)]
+    model = embedder.name
+    with ctx.db.transaction(read_only=True) as session:
+        found = _read(session, model, person_id, ticket_id)
+    if not found.replies:
+        return []
+    if found.message is None:  # a ticket without a customer message (never, from intake): the first replies
+        return [Match(reply, 0.0) for reply in found.replies[:k]]
+    stale = [reply for reply in found.replies if reply.id not in found.own]
+    texts = ([] if found.query is not None else [found.message[1]]) + [match_text(r.name, r.text) for r in stale]
+    computed = embedder.embed(texts) if texts else np.zeros((0, 0), np.float32)
+    query = found.query if found.query is not None else computed[0]
+    fresh = computed[len(texts) - len(stale):]
+    if texts:
+        with ctx.db.transaction() as session:
+            _store(session, model, found.message if found.query is None else None,
+                   query if found.query is None else None, stale, fresh)
+    own = dict(found.own)
+    own.update({reply.id: vector for reply, vector in zip(stale, fresh)})
+    index = reply_index(model, np.stack([own[reply.id] for reply in found.replies]), found.examples, found.owner)
+    return [Match(found.replies[i], score) for i, score in index.similar_to(query, k)]
 
 
 def learn(session, saved_reply_id: int, ticket_id: int, now) -> None:

@@ -49,21 +49,22 @@ def _unknown(ticket_id: int) -> Reply:
 
 def offer(ctx: Context, actor: Actor, ticket_id: int) -> Offer | Reply:
     """The saved replies closest to the ticket's customer message, filled in; a Reply says why not."""
-    with ctx.db.transaction() as session:  # writable: vectors computed here are kept
+    with ctx.db.transaction() as session:  # person_for may add the person on first sight
         ticket = session.get(Ticket, ticket_id)
         if ticket is None:
             return _unknown(ticket_id)
         person = repos.person_for(session, actor)
-        matches = saved_match.closest_replies(ctx, session, person.id, ticket_id)
-        if not matches:
-            return Reply(NONE_YET, ok=False)
+        person_id, title = person.id, f"#{ticket.id} · {ticket.subject}"
         values = reply_text.values_for(ticket.customer_name or "", ticket.customer_email or "", person.name,
                                        ticket.id, ticket.subject or "")
-        options = []
-        for match in matches:
-            filled = reply_text.fill(match.reply.text, values)
-            options.append(Option(match.reply.id, match.reply.name, filled.text, filled.placeholders))
-        return Offer(ticket.id, f"#{ticket.id} · {ticket.subject}", tuple(options))
+    matches = saved_match.closest_replies(ctx, person_id, ticket_id)
+    if not matches:
+        return Reply(NONE_YET, ok=False)
+    options = []
+    for match in matches:
+        filled = reply_text.fill(match.reply.text, values)
+        options.append(Option(match.reply.id, match.reply.name, filled.text, filled.placeholders))
+    return Offer(ticket_id, title, tuple(options))
 
 
 offer.may_embed = True  # the customer's message or an edited reply may need the local model
