@@ -15,6 +15,7 @@ from bot.teams.inbound import (PLATFORM, People, card_action, clean_text, comman
                                mentions_bot, message_ref, named_in, split_conversation, tenant_of, thread_of)
 from handlers import channels, charts, outbound, registry, tickets
 from handlers.base import Actor, MessageRef, Reply
+from handlers.cards import USE_SAVED_REPLY
 from handlers.context import Context
 
 PREFIX = "@Pitchin "
@@ -151,7 +152,12 @@ class PitchinBot(ActivityHandler):
 
     async def _on_click(self, turn_context: TurnContext, action_id: str, value: str) -> None:
         actor = await self.people.actor(turn_context)
-        if action_id in render.DIALOG_BUTTONS:  # a client that cannot open dialogs posted the click instead
+        if action_id == USE_SAVED_REPLY:  # a client that cannot open dialogs posted the click instead
+            await self._tell(turn_context, actor, Reply(
+                "This button opens a dialog, which this Teams client cannot show. Open the ticket in Teams on "
+                "the desktop or the web to use a saved reply, or write your answer in the ticket's replies.", ok=False))
+            return
+        if action_id in render.DIALOG_BUTTONS:
             await self._tell(turn_context, actor, Reply(
                 f"This button opens a form, which this Teams client cannot show. Type {PREFIX}feedback "
                 "<what the customer wants> in the ticket's replies instead.", ok=False))

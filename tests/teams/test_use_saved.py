@@ -73,3 +73,8 @@ async def test_the_button_opens_a_dialog_and_send_is_the_normal_reply(teams_stac
     with s.pitchin.db.transaction() as session:
         (reply,) = session.exec(select(TicketMessage).where(TicketMessage.kind == "reply")).all()
         assert reply.text == text and reply.delivery_state == "sent"
+
+    # a Teams client that cannot open dialogs posts the click as a message: told what to do instead
+    click = await s.submit(ANN, {"action": "reply.saved", "ticket_id": ticket}, root)
+    (told,) = await s.teams.wait_for("reply", where=lambda c: c.activity_id == click["id"])
+    assert "opens a dialog, which this Teams client cannot show" in told.text
