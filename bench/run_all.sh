@@ -13,6 +13,7 @@ python bench/claim_latency.py --pg-url "$PG_URL"
 python bench/claim_latency.py --pg-url "$PG_URL" --db postgres
 python bench/similarity.py --csv ../shared/data/banking77/test.csv
 python bench/similarity_latency.py
+python bench/saved_replies.py --csv ../shared/data/banking77/test.csv
 python bench/briefing.py --csv ../shared/data/banking77/test.csv
 python bench/message_vectors.py --pg-url "$PG_URL"
 python bench/memory.py

@@ -12,6 +12,8 @@ from storage.models import Ticket
 BODY_LIMIT = 2800
 # opens the feedback form with the ticket's customer filled in (each platform draws its own form)
 FEEDBACK_FROM_TICKET = "feedback.from_ticket"
+# shows the person who clicks the saved replies closest to the customer's message (handlers/use_saved.py)
+USE_SAVED_REPLY = "reply.saved"
 
 
 def ticket_state(ticket: Ticket) -> str:
@@ -43,6 +45,8 @@ def ticket_card(ticket: Ticket, first_text: str, attachments: list, people: dict
         actions = (Button("Unclaim", "ticket.unclaim", value), Button("Close", "ticket.close", value, style="danger"))
     else:
         actions = (Button("Reopen", "ticket.reopen", value),)
+    if state != "closed":
+        actions += (Button("Use a saved reply", USE_SAVED_REPLY, value),)
     # the customer asked for something the product does not do: file it in the suggestion tracker
     actions += (Button("Log feedback", FEEDBACK_FROM_TICKET, value),)
     if ai:

@@ -80,7 +80,8 @@ def history_vectors(session, before: datetime, model: str) -> np.ndarray:
     """The vectors of ``model`` of customer texts that arrived in the ``HISTORY`` before ``before``
     (the most recent ``HISTORY_READ``): what customers usually write, for centring a week on."""
     rows = session.execute(select(MessageVector.vector).where(
-        MessageVector.model == model, MessageVector.created_at >= before - HISTORY, MessageVector.created_at < before)
+        MessageVector.model == model, MessageVector.kind.in_((MESSAGE, REQUEST)),  # customers' words, not saved replies
+        MessageVector.created_at >= before - HISTORY, MessageVector.created_at < before)
         .order_by(MessageVector.created_at.desc()).limit(HISTORY_READ)).scalars().all()
     return np.stack([decode(blob) for blob in rows]) if rows else np.zeros((0, 0), np.float32)
 

@@ -242,7 +242,14 @@ class CardIndex(Generic[K]):
         """
         if k <= 0 or not _HAS_WORD.search(text):
             return []
-        raw = np.asarray(self.embedder.embed([text])[0], np.float32)
+        return self.similar_to(self.embedder.embed([text])[0], k, exclude, min_score)
+
+    def similar_to(self, vector: np.ndarray, k: int = 3, exclude: Iterable[K] = (),
+                   min_score: float = -1.0) -> list[tuple[K, float]]:
+        """As ``similar``, for a text already embedded by this index's embedder (a stored vector)."""
+        raw = np.asarray(vector, np.float32)
+        if k <= 0:
+            return []
         with self._lock:
             if not self._slot_of:
                 return []

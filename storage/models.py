@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, LargeBinary, UniqueConstraint, false
+from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, LargeBinary, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from storage.types import utcnow
@@ -469,6 +469,19 @@ class SavedReply(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     removed_at: Optional[datetime] = None  # `saved remove`; updated_by_id says who
+
+
+class SavedReplyExample(SQLModel, table=True):
+    """A customer message a saved reply was chosen and sent for ("Use a saved reply"): the reply is
+    matched by these as well as by its own words, so it is offered more readily for the next
+    customer who asks the same thing in other words (handlers/saved_match.py)."""
+
+    __tablename__ = "saved_reply_example"
+    # removing a saved reply removes its examples (saved remove must not be blocked by them)
+    saved_reply_id: int = Field(sa_column=Column(Integer, ForeignKey("saved_reply.id", ondelete="CASCADE"),
+                                                 primary_key=True))
+    ticket_message_id: int = Field(foreign_key="ticket_message.id", primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class ReplyDraft(SQLModel, table=True):

@@ -12,7 +12,7 @@ import uuid
 from typing import TextIO
 
 from handlers.base import Button, Card, DeliveryMark, MessageRef, PersonRef, ThreadRef
-from handlers.cards import FEEDBACK_FROM_TICKET, plain
+from handlers.cards import FEEDBACK_FROM_TICKET, USE_SAVED_REPLY, plain
 
 PLATFORM = "console"
 CHANNEL = "console"
@@ -45,7 +45,7 @@ def ticket_of(ref_id: str) -> int | None:
 
 
 # buttons whose command is not the last word of their action id
-COMMANDS = {FEEDBACK_FROM_TICKET: "feedback from", "saved.restore": "saved restore"}
+COMMANDS = {FEEDBACK_FROM_TICKET: "feedback from", "saved.restore": "saved restore", USE_SAVED_REPLY: "use"}
 
 
 def command_for(button: Button) -> str:

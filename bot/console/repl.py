@@ -21,6 +21,8 @@ from bot.console.chat import CHANNEL, ConsoleChat, command_for, message_for
 from bot.console.feedback import HELP as FEEDBACK_HELP
 from bot.console.feedback import ConsoleFeedback, free_path, for_console
 from bot.console.saved import ConsoleSaved
+from bot.console.use_saved import USAGE as USE_USAGE
+from bot.console.use_saved import ConsoleUseSaved
 from handlers import registry, tickets
 from handlers.base import Actor, Named, Reply
 from handlers.context import Context
@@ -45,6 +47,7 @@ CONSOLE_HELP = (
     f"  {REPLY_USAGE:<28} answer the customer (sent after the undo window)\n"
     f"  {NOTE_USAGE:<28} an internal note: the customer never sees it\n"
     f"  {UNDO_USAGE:<28} take a reply back before it is sent\n"
+    f"  {USE_USAGE:<28} answer with one of the saved replies closest to the customer's message\n"
     f"  {'quit':<28} leave (Ctrl-D works too)"
 )
 
@@ -203,6 +206,7 @@ class Repl:
         self.feedback = ConsoleFeedback(ctx, actor, self.ask)
         self.saved = ConsoleSaved(ctx, actor, self.ask)
         self.drafts = console_ai.ConsoleDrafts(ctx, chat, actor, self.ask)
+        self.use_saved = ConsoleUseSaved(ctx, actor, chat, self.ask)
 
     def say(self, text: str) -> None:
         self.chat.write(text)
@@ -264,6 +268,8 @@ class Repl:
             return await self._answer(text, internal=(word == "note"))
         if word == "undo":
             return await self._undo(text)
+        if word == "use":
+            return await self.use_saved.command(text.split()[1:])
         if word == "feedback":
             parts = text.split(None, 1)
             return await self.feedback.command(parts[1] if len(parts) > 1 else "")

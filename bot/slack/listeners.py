@@ -8,7 +8,8 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.slack import ai as slack_ai, answer, feedback as slack_feedback, plain, render, saved as slack_saved
+from bot.slack import (ai as slack_ai, answer, feedback as slack_feedback, plain, render, saved as slack_saved,
+                       use_saved as slack_use_saved)
 from bot.slack.inbound import People, action_user, human_thread_message, named_in
 from handlers import feedback, registry, tickets
 from handlers.base import Reply
@@ -93,6 +94,7 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
     slack_feedback.register(app, ctx, people)
     slack_saved.register(app, ctx, people)
     slack_ai.register(app, ctx, people)
+    slack_use_saved.register(app, ctx, people)
 
     async def on_error(error, body, logger, client, respond):
         """The one error boundary: log it, and tell the person, so nobody waits on a spinner."""

@@ -12,10 +12,12 @@ from bot.teams.ai import TeamsDrafts
 from bot.teams.chat import TeamsChat
 from bot.teams.feedback import TeamsFeedback
 from bot.teams.saved import TeamsSaved
+from bot.teams.use_saved import TeamsUseSaved
 from bot.teams.inbound import (PLATFORM, People, card_action, clean_text, command_words, from_bot, in_channel,
                                mentions_bot, message_ref, named_in, split_conversation, tenant_of, thread_of)
 from handlers import channels, charts, outbound, registry, tickets
 from handlers.base import Actor, MessageRef, Reply
+from handlers.cards import USE_SAVED_REPLY
 from handlers.context import Context
 
 PREFIX = "@Pitchin "
@@ -47,6 +49,7 @@ class PitchinBot(ActivityHandler):
         self.feedback = TeamsFeedback(ctx, people)
         self.saved = TeamsSaved(ctx, people)
         self.drafts = TeamsDrafts(ctx, chat, people)  # AI drafts: never shown in a channel
+        self.use_saved = TeamsUseSaved(ctx, chat, people)
         # typed commands Teams has and the other platforms do not; everything else is registry.COMMANDS
         self.commands: dict[str, Callable[[TurnContext, Actor], Awaitable[Reply]]] = {
             "tickets here": self._tickets_here,
@@ -60,8 +63,8 @@ class PitchinBot(ActivityHandler):
         }
         # invoke activities (dialogs, the message action, file uploads) by name → the invoke response body
         self.invokes: dict[str, Callable[[TurnContext], Awaitable[object]]] = {
-            "task/fetch": self.feedback.fetch,
-            "task/submit": self.feedback.submit,
+            "task/fetch": self.use_saved.fetch_or(self.feedback.fetch),
+            "task/submit": self.use_saved.submit_or(self.feedback.submit),
             "composeExtension/fetchTask": self.feedback.fetch_on_message,
             "composeExtension/submitAction": self.feedback.submit_on_message,
             "fileConsent/invoke": self.feedback.file_consent,
@@ -158,6 +161,11 @@ class PitchinBot(ActivityHandler):
         actor = await self.people.actor(turn_context)
         if action_id.startswith("ai."):  # an AI draft or summary: answered in the person's personal chat
             await self.drafts.click(turn_context, actor, action_id, value)
+            return
+        if action_id == USE_SAVED_REPLY:  # a client that cannot open dialogs posted the click instead
+            await self._tell(turn_context, actor, Reply(
+                "This button opens a dialog, which this Teams client cannot show. Open the ticket in Teams on "
+                "the desktop or the web to use a saved reply, or write your answer in the ticket's replies.", ok=False))
             return
         if action_id in render.DIALOG_BUTTONS:  # a client that cannot open dialogs posted the click instead
             await self._tell(turn_context, actor, Reply(

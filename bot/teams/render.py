@@ -16,7 +16,7 @@ from botbuilder.schema.teams import (MessagingExtensionActionResponse, TaskModul
 
 from handlers import registry
 from handlers.base import Button, Card, DeliveryMark, PersonRef, Reply, Rich, When
-from handlers.cards import FEEDBACK_FROM_TICKET, plain
+from handlers.cards import FEEDBACK_FROM_TICKET, USE_SAVED_REPLY, plain
 from handlers.customers import customers_field
 from handlers.feedback import IMPORTANCE, Draft
 
@@ -30,7 +30,7 @@ ACCENT = {"open": "Good", "claimed": "Accent", "closed": "Default", "neutral": "
 # a Teams-only button: open the feedback form (value: the ticket it is about, or "")
 OPEN_FEEDBACK_FORM = "feedback.form"
 # buttons that open a dialog (task module) rather than post a click: action id → the key of their value
-DIALOG_BUTTONS = {FEEDBACK_FROM_TICKET: "ticket_id", OPEN_FEEDBACK_FORM: "ticket_id"}
+DIALOG_BUTTONS = {FEEDBACK_FROM_TICKET: "ticket_id", OPEN_FEEDBACK_FORM: "ticket_id", USE_SAVED_REPLY: "ticket_id"}
 
 
 class Drawn:

@@ -98,7 +98,7 @@ async def test_one_line_and_the_offer_as_a_numbered_choice(term, store):
 
 async def test_the_form_one_question_at_a_time_and_from_a_ticket(term, store):
     await term.post_message(CAROL)
-    await term.wait_for("└─ claim 1 · close 1 · feedback from 1")  # the card's "Log feedback", as a command
+    await term.wait_for("└─ claim 1 · close 1 · use 1 · feedback from 1")  # the card's "Log feedback", as a command
 
     out = await term.type("feedback from 1", "What does the customer want? (required)")
     assert "From ticket #1: Carol <carol@example.com> is included." in out

@@ -38,7 +38,7 @@ async def test_new_mail_is_posted_once_with_claim_and_close(ctx, worker, chat):
     card = chat.roots["root-1"]
     assert card.title == f"#{result.ticket_id} · Double charge"
     assert "charged twice" in card.body
-    assert [b.label for b in card.actions] == ["Claim", "Close", "Log feedback"]
+    assert [b.label for b in card.actions] == ["Claim", "Close", "Use a saved reply", "Log feedback"]
     assert plain(card.status).startswith("🟢 Open")
 
 
@@ -59,7 +59,7 @@ async def test_claim_then_second_claimer_is_told_who(ctx, worker, chat):
     assert not lost.ok and lost.text == f"#{t} is already claimed by Ann."
     await drain(worker)
     assert plain(chat.roots["root-1"].status) == "🙋 Claimed by Ann."
-    assert [b.label for b in chat.roots["root-1"].actions] == ["Unclaim", "Close", "Log feedback"]
+    assert [b.label for b in chat.roots["root-1"].actions] == ["Unclaim", "Close", "Use a saved reply", "Log feedback"]
 
 
 async def test_unknown_ticket_and_bad_command(ctx):

@@ -64,14 +64,17 @@ def test_slash_command_pitchin(manifest):
 
 def test_slash_command_feedback_and_its_shortcut_match_the_listeners(manifest):
     from bot.slack.feedback import COMMAND, SHORTCUT
+    from bot.slack.use_saved import SHORTCUT as USE_SAVED_SHORTCUT
 
     commands = {c["command"]: c for c in manifest["features"]["slash_commands"]}
     cmd = commands[COMMAND]
     assert cmd["description"] and cmd["should_escape"] is False
     for word in ("merge", "status", "show", "top", "search", "export", "help"):
         assert word in cmd["usage_hint"], word
-    shortcut = next(s for s in manifest["features"]["shortcuts"] if s["callback_id"] == SHORTCUT)
-    assert shortcut["type"] == "message"
+    shortcuts = {s["callback_id"]: s for s in manifest["features"]["shortcuts"]}
+    assert USE_SAVED_SHORTCUT in shortcuts and shortcuts[USE_SAVED_SHORTCUT]["type"] == "message"
+    shortcut = shortcuts[SHORTCUT]
+    assert shortcut["type"] == "message" and shortcut["callback_id"] == SHORTCUT
     assert shortcut["name"] == "Log as feedback" and len(shortcut["name"]) <= 24
     assert 0 < len(shortcut["description"]) <= 150
     assert "commands" in manifest["oauth_config"]["scopes"]["bot"]  # shortcuts need it like slash commands

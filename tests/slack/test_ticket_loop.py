@@ -37,14 +37,14 @@ async def test_whole_loop_email_to_thread_and_back(any_stack):
     root_ts = post.response["ts"]
     text = block_texts(post.args["blocks"])
     assert f"#{ticket} · Double charge" in text and "carol@example.com" in text and "charged twice" in text
-    assert buttons(post.args["blocks"]) == ["ticket.claim", "ticket.close", "feedback.from_ticket"]
+    assert buttons(post.args["blocks"]) == ["ticket.claim", "ticket.close", "reply.saved", "feedback.from_ticket"]
 
     # Ann claims; the message shows it; Bob clicking a moment later is told who has it
     status, _ = await stack.click("ticket.claim", ticket, "UANN", root_ts)
     assert status == 200
     update = (await stack.slack.wait_for("chat.update", where=lambda c: c.args["ts"] == root_ts))[-1]
     assert "Claimed by <@UANN>" in block_texts(update.args["blocks"])
-    assert buttons(update.args["blocks"]) == ["ticket.unclaim", "ticket.close", "feedback.from_ticket"]
+    assert buttons(update.args["blocks"]) == ["ticket.unclaim", "ticket.close", "reply.saved", "feedback.from_ticket"]
     _, bob_click = await stack.click("ticket.claim", ticket, "UBOB", root_ts)
     told = await stack.response(bob_click)
     assert told["response_type"] == "ephemeral" and "already claimed by <@UANN>" in told["text"]

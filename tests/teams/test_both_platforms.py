@@ -41,7 +41,7 @@ async def test_claim_on_teams_shows_on_slack_and_close_on_slack_shows_on_teams(b
     await s.submit(ANN, claim_data(teams_card.card), root)
     update = (await s.slack.wait_for("chat.update", where=lambda c: c.args["ts"] == slack_ts))[-1]
     assert "Claimed by Ann Example" in block_texts(update.args["blocks"])
-    assert buttons(update.args["blocks"]) == ["ticket.unclaim", "ticket.close", "feedback.from_ticket"]
+    assert buttons(update.args["blocks"]) == ["ticket.unclaim", "ticket.close", "reply.saved", "feedback.from_ticket"]
     # Cat, on Slack, is told who has it
     _, rid = await s.click("ticket.claim", ticket, "UCAT", slack_ts)
     assert "already claimed by Ann Example" in (await s.response(rid))["text"]

@@ -43,7 +43,7 @@ async def test_whole_loop_email_to_card_claim_answer_and_back(any_teams_stack):
     assert posted.body["channelData"]["channel"]["id"] == SUPPORT and posted.body["isGroup"] is True
     shown = card_text(posted.card)
     assert f"#{ticket} · Double charge" in shown and "carol@example.com" in shown and "charged twice" in shown
-    assert [d["action"] for d in card_actions(posted.card)] == ["ticket.claim", "ticket.close", "feedback.from_ticket"]
+    assert [d["action"] for d in card_actions(posted.card)] == ["ticket.claim", "ticket.close", "reply.saved", "feedback.from_ticket"]
     assert data_of(posted, "ticket.claim") == {"action": "ticket.claim", "ticket_id": ticket}
 
     # Ann claims from the card: the card is redrawn in place; Bob, a moment later, is told who has it
@@ -52,7 +52,7 @@ async def test_whole_loop_email_to_card_claim_answer_and_back(any_teams_stack):
     assert update.conversation_id == f"{SUPPORT};messageid={root}"
     assert "Claimed by <at>Ann Example</at>" in card_text(update.card)
     assert update.card["msteams"]["entities"][0]["mentioned"] == {"id": ANN[0], "name": ANN[1]}
-    assert [d["action"] for d in card_actions(update.card)] == ["ticket.unclaim", "ticket.close", "feedback.from_ticket"]
+    assert [d["action"] for d in card_actions(update.card)] == ["ticket.unclaim", "ticket.close", "reply.saved", "feedback.from_ticket"]
     assert s.teams.messages[root]["attachments"][0]["content"] == update.card  # the channel shows the new card
     click = await s.submit(BOB, data_of(posted, "ticket.claim"), root)
     (told,) = await s.teams.wait_for("reply", where=lambda c: c.activity_id == click["id"])

@@ -200,7 +200,7 @@ async def test_a_customer_answers_on_a_phone_and_the_answerer_hears_it(stack, br
     # the root message is redrawn a third time (claimed, closed, now reopened): open again, still Ann's
     updates = await stack.slack.wait_for("chat.update", count=3, where=lambda c: c.args["ts"] == root_ts)
     assert "Claimed by <@UANN>" in block_texts(updates[-1].args["blocks"])
-    assert buttons(updates[-1].args["blocks"]) == ["ticket.unclaim", "ticket.close", "feedback.from_ticket"]
+    assert buttons(updates[-1].args["blocks"]) == ["ticket.unclaim", "ticket.close", "reply.saved", "feedback.from_ticket"]
     assert ticket_status(stack, ticket) == "open"
 
     # a forged link, and later this one expired, get the friendly page

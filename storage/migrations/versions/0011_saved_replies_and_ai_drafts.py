@@ -67,10 +67,21 @@ def upgrade() -> None:
     with op.batch_alter_table('saved_reply', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_saved_reply_scope'), ['scope'], unique=False)
 
+    op.create_table('saved_reply_example',
+    sa.Column('saved_reply_id', sa.Integer(), nullable=False),
+    sa.Column('ticket_message_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['saved_reply_id'], ['saved_reply.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['ticket_message_id'], ['ticket_message.id'], ),
+    sa.PrimaryKeyConstraint('saved_reply_id', 'ticket_message_id')
+    )
+
 
 
 
 def downgrade() -> None:
+
+    op.drop_table('saved_reply_example')
 
     with op.batch_alter_table('saved_reply', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_saved_reply_scope'))
