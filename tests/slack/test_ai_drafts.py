@@ -48,8 +48,8 @@ async def test_a_draft_is_shown_only_to_its_requester_and_goes_out_only_when_the
     save_reply(stack, "Password reset", "Use the Forgot password link on the sign-in page.")
     ticket, root_ts = await claimed_ticket(stack)
     card = stack.slack.calls_to("chat.update")[-1]
-    assert buttons(card.args["blocks"]) == ["ticket.unclaim", "ticket.close", "feedback.from_ticket", "ai.draft",
-                                            "ai.summarise"]
+    assert buttons(card.args["blocks"]) == ["ticket.unclaim", "ticket.close", "reply.saved", "feedback.from_ticket",
+                                            "ai.draft", "ai.summarise"]
     await stack.say_in_thread("UANN", "note: VIP customer, ask Dana before promising anything", root_ts)
 
     openai.answer(GOOD_ANSWER)

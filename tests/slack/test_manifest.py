@@ -81,10 +81,12 @@ def test_slash_command_feedback_and_its_shortcut_match_the_listeners(manifest):
 
 
 def test_the_save_as_reply_shortcut_matches_its_listener(manifest):
+    from bot.slack import feedback, use_saved
     from bot.slack.saved import SHORTCUT
 
     shortcuts = manifest["features"]["shortcuts"]
-    assert len({s["callback_id"] for s in shortcuts}) == len(shortcuts) == 2
+    # one shortcut per listener, no callback id twice: Log as feedback, Save as reply, Use a saved reply
+    assert sorted(s["callback_id"] for s in shortcuts) == sorted([feedback.SHORTCUT, SHORTCUT, use_saved.SHORTCUT])
     shortcut = next(s for s in shortcuts if s["callback_id"] == SHORTCUT)
     assert shortcut["type"] == "message" and shortcut["name"] == "Save as reply" and len(shortcut["name"]) <= 24
     assert 0 < len(shortcut["description"]) <= 150
