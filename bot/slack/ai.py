@@ -58,31 +58,25 @@ def register(app: AsyncApp, ctx: Context, people: People) -> None:
                                         thread_ts=message.get("thread_ts") or message.get("ts"),
                                         text=render.reply_text(reply), blocks=render.reply_blocks(reply))
 
-    async def on_draft(ack, body, action, client):
-        await ack()
-        user_id, name = action_user(body)
-        actor = await people.actor(user_id, name)
-        ticket_id = _number(action.get("value"))
-        if ticket_id is None:
-            reply = Reply("That button carries no ticket number. Is this an old message?", ok=False)
-        else:
-            reply = await ctx.run(ai_drafts.draft_reply, ctx, actor, ticket_id)  # in a thread: waits for OpenAI
-        await privately(client, body, user_id, reply)
+    def on_ticket_button(verb):
+        """Draft a reply, Summarise: the verb waits for OpenAI off the event loop (its ``may_embed``),
+        and its answer goes to the clicker alone."""
 
-    app.action(ai_drafts.DRAFT)(on_draft)
+        async def listener(ack, body, action, client):
+            await ack()
+            user_id, name = action_user(body)
+            actor = await people.actor(user_id, name)
+            ticket_id = _number(action.get("value"))
+            if ticket_id is None:
+                reply = Reply("That button carries no ticket number. Is this an old message?", ok=False)
+            else:
+                reply = await ctx.run(verb, ctx, actor, ticket_id)
+            await privately(client, body, user_id, reply)
 
-    async def on_summarise(ack, body, action, client):
-        await ack()
-        user_id, name = action_user(body)
-        actor = await people.actor(user_id, name)
-        ticket_id = _number(action.get("value"))
-        if ticket_id is None:
-            reply = Reply("That button carries no ticket number. Is this an old message?", ok=False)
-        else:
-            reply = await ctx.run(ai_drafts.summarise, ctx, actor, ticket_id)
-        await privately(client, body, user_id, reply)
+        return listener
 
-    app.action(ai_drafts.SUMMARISE)(on_summarise)
+    app.action(ai_drafts.DRAFT)(on_ticket_button(ai_drafts.draft_reply))
+    app.action(ai_drafts.SUMMARISE)(on_ticket_button(ai_drafts.summarise))
 
     async def send(client, actor: Actor, draft_id: int, text: str | None) -> Reply:
         """Post the reply in the ticket's thread as Pitchin on the person's behalf, then make it their
