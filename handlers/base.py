@@ -6,7 +6,7 @@ into these types and render the ``Card``s and ``Reply``s that handlers return.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, Union
 
@@ -235,13 +235,3 @@ class Usage(Exception):
 
     def __str__(self) -> str:
         return f"{self.message}\nUsage: {self.usage}" if self.usage else self.message
-
-
-@dataclass
-class Outcome:
-    """A handler's result: what to tell the actor, plus whether state changed."""
-
-    reply: Reply
-    changed: bool = False
-    ticket_id: int | None = None
-    extra: dict = field(default_factory=dict)

@@ -24,9 +24,8 @@ from storage.models import (FeedbackDraft, Identity, SuggestionCard, SuggestionN
 
 _log = logging.getLogger("pitchin.feedback")  # (``log`` is the verb below)
 
-STATUSES = ("new", "planned", "in_progress", "shipped", "declined")  # Fider's fixed set
-STATUS_WORDS = {"new": "new", "planned": "planned", "in_progress": "in_progress", "shipped": "shipped",
-                "declined": "declined"}  # Fider's fixed set; "in progress" and "in-progress" are read as in_progress
+# a card's statuses: Fider's fixed set ("in progress" and "in-progress" are read as in_progress)
+STATUS_WORDS = {status: status for status in ("new", "planned", "in_progress", "shipped", "declined")}
 OUTCOMES = ("shipped", "declined")
 IMPORTANCE = ("nice to have", "important", "blocker")
 SIMILAR_MIN_SCORE = 0.3  # below this a card is not offered as "the same suggestion" (banking77: 96% of right

@@ -299,8 +299,6 @@ def pending_jobs(session: Session) -> int:
     return session.execute(select(func.count()).select_from(OutboxJob).where(OutboxJob.state == "pending")).scalar_one()
 
 
-def next_due(session: Session) -> datetime | None:
-    return session.execute(select(func.min(OutboxJob.run_after)).where(OutboxJob.state == "pending")).scalar_one()
 
 
 
