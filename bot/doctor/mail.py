@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.doctor.result import Check
 from bot.inbox.email import SmtpSettings, parse_smtp_url
 from bot.inbox.imap import ImapError, ImapPoller, parse_imap_url
+from bot.one_line import one_line
 
 TIMEOUT = 5.0  # seconds for connecting and for each answer of a server
 PORTS_HINT = "smtps:// is usually port 465, smtp://…?starttls=true port 587"
@@ -133,13 +134,13 @@ def _smtp_trouble(exc: Exception, s: SmtpSettings | None, server: str, step: str
         exc = exc.recipients[0]
     cause = exc.__cause__ if isinstance(exc, aiosmtplib.SMTPConnectError) and exc.__cause__ else exc
     if isinstance(cause, ssl.SSLCertVerificationError):
-        return (f"{where}: its TLS certificate is not trusted ({_short(cause.verify_message or str(cause))})",
+        return (f"{where}: its TLS certificate is not trusted ({one_line(cause.verify_message or str(cause))})",
                 UNTRUSTED_ADVICE.replace("the URL", "SMTP_URL"))
     if isinstance(cause, ssl.SSLError) or (step == "connect" and s is not None and s.use_tls
                                            and isinstance(exc, aiosmtplib.SMTPConnectError)
                                            and not isinstance(cause, (ConnectionRefusedError, socket.gaierror,
                                                                       TimeoutError))):
-        return (f"{where} refused TLS ({_short(str(cause))})",
+        return (f"{where} refused TLS ({one_line(str(cause))})",
                 "smtps:// needs a port that speaks TLS from the start (usually 465); for port 587 use "
                 "smtp://…:587?starttls=true")
     if isinstance(exc, aiosmtplib.SMTPTimeoutError) or isinstance(cause, TimeoutError):
@@ -151,10 +152,10 @@ def _smtp_trouble(exc: Exception, s: SmtpSettings | None, server: str, step: str
     if isinstance(cause, socket.gaierror):
         return f"{where} could not be found (unknown host)", "check the host name in SMTP_URL"
     if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == 530 and step == "login":
-        return (f"{where} wants STARTTLS before a login: {exc.code} {_short(exc.message)}",
+        return (f"{where} wants STARTTLS before a login: {exc.code} {one_line(exc.message)}",
                 "add ?starttls=true to SMTP_URL (or use smtps:// on the server's TLS port)")
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-        return (f"{where} refused the login: {exc.code} {_short(exc.message)}",
+        return (f"{where} refused the login: {exc.code} {one_line(exc.message)}",
                 "check the user and password in SMTP_URL (percent-encode @ and : in them, e.g. %40)")
     if isinstance(exc, aiosmtplib.SMTPException) and "STARTTLS extension" in str(exc):
         return (f"{where} does not offer STARTTLS, but SMTP_URL asks for it",
@@ -164,14 +165,14 @@ def _smtp_trouble(exc: Exception, s: SmtpSettings | None, server: str, step: str
                 "use smtps:// or add ?starttls=true (many servers offer a login only after TLS), or remove "
                 "user:password from SMTP_URL")
     if isinstance(exc, aiosmtplib.SMTPSenderRefused):
-        return (f"{where} refused the From address {sender}: {exc.code} {_short(exc.message)}",
+        return (f"{where} refused the From address {sender}: {exc.code} {one_line(exc.message)}",
                 "set PITCHIN_FROM_EMAIL to an address the SMTP_URL user may send from")
     if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
-        return (f"{where} refused the recipient {recipient}: {exc.code} {_short(exc.message)}",
+        return (f"{where} refused the recipient {recipient}: {exc.code} {one_line(exc.message)}",
                 "try another --send-to address; a relay may accept only its own domains")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return f"{where} answered {exc.code} {_short(exc.message)} during the {step}", "see the server's answer"
-    return (f"{where} failed during the {step}: {_short(str(exc) or type(exc).__name__)}",
+        return f"{where} answered {exc.code} {one_line(exc.message)} during the {step}", "see the server's answer"
+    return (f"{where} failed during the {step}: {one_line(str(exc) or type(exc).__name__)}",
             f"check SMTP_URL ({PORTS_HINT})")
 
 
@@ -202,7 +203,7 @@ async def imap_checks(settings: Settings) -> list[Check]:
     except ImapError as exc:
         failed = exc
     except Exception as exc:  # a timeout of the whole, or a bug: still a line, not a traceback
-        failed = ImapError(f"IMAP server {s.server} did not finish the check: {_short(str(exc) or type(exc).__name__)}"
+        failed = ImapError(f"IMAP server {s.server} did not finish the check: {one_line(str(exc) or type(exc).__name__)}"
                            " — check IMAP_URL's host and port (imaps:// is usually 993, imap:// 143)")
         failed.stage = "connect"
     found: list[Check] = []
@@ -236,6 +237,3 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from bot.doctor.result import Check
+from bot.one_line import one_line
 
 AREA = "Teams"
 TIMEOUT = 5.0  # seconds for the whole token request, and for reading the tenant from the database
@@ -68,7 +69,7 @@ async def token_check(settings: Settings) -> Check:
     except asyncio.TimeoutError:
         return _unreachable(settings, name, f"no answer within {TIMEOUT:g} s")
     except aiohttp.ClientError as exc:
-        return _unreachable(settings, name, _short(str(exc) or type(exc).__name__))
+        return _unreachable(settings, name, one_line(str(exc) or type(exc).__name__))
     if status == 200 and isinstance(answer, dict) and answer.get("access_token"):
         kind = f"single-tenant app of {tenant}" if single else "multi-tenant app"
         return Check(AREA, name, ok=True, detail=f"got a token for {app_id} ({kind})")
@@ -83,7 +84,7 @@ def _refused(settings: Settings, name: str, tenant: str, status: int, answer: di
     error = str(answer.get("error") or "")
     description = str(answer.get("error_description") or "")
     code = re.match(r"AADSTS(\d+)", description)
-    said = f"{status} {error}: {_short(description.splitlines()[0] if description else '', 90)}".rstrip(": ")
+    said = f"{status} {error}: {one_line(description.splitlines()[0] if description else '', 90)}".rstrip(": ")
     app_id = settings.microsoft_app_id
     if code and code.group(1) == "7000222":
         return Check(AREA, name, ok=False, detail=f"the client secret has expired ({said})",
@@ -129,7 +130,7 @@ async def tenant_check(settings: Settings) -> Check:
     try:
         tenant = await asyncio.wait_for(_bound_tenant(settings.database_url), TIMEOUT)
     except Exception as exc:  # unreachable, not migrated: the Database check says what to do
-        why = "no answer in time" if isinstance(exc, asyncio.TimeoutError) else _short(str(exc).splitlines()[0]
+        why = "no answer in time" if isinstance(exc, asyncio.TimeoutError) else one_line(str(exc).splitlines()[0]
                                                                                         if str(exc) else type(exc).__name__)
         return Check(AREA, name, ok=False, needed=False,
                      detail=f"could not read the Teams ticket channel from the database ({why})",
@@ -161,6 +162,3 @@ async def _bound_tenant(database_url: str) -> str | None:
         db.dispose()
 
 
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

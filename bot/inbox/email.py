@@ -28,6 +28,7 @@ import aiosmtplib
 from bot.inbox.parse import MalformedEmail, html_to_text, parse_email
 from bot.inbox.quotes import strip_quoted
 from bot.inbox.urls import starttls_option
+from bot.one_line import one_line
 from handlers.base import DeliveryError, OutgoingReply
 
 __all__ = [
@@ -231,22 +232,22 @@ class SmtpChannel:
             exc = exc.recipients[0]
         if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
             return DeliveryError(
-                f"{where} rejected the recipient {to}: {exc.code} {_short(exc.message)}",
+                f"{where} rejected the recipient {to}: {exc.code} {one_line(exc.message)}",
                 permanent=exc.code >= 500,
             )
         if isinstance(exc, aiosmtplib.SMTPSenderRefused):
             # Our own From address: fixable by whoever configures Pitchin, so worth retrying.
             return DeliveryError(
-                f"{where} refused our sender address {self.from_addr}: {exc.code} {_short(exc.message)}"
+                f"{where} refused our sender address {self.from_addr}: {exc.code} {one_line(exc.message)}"
             )
         if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
             return DeliveryError(
                 f"{where} did not accept the login for user {self.username!r}: {exc.code} "
-                f"{_short(exc.message)} (check the user and password in SMTP_URL)"
+                f"{one_line(exc.message)} (check the user and password in SMTP_URL)"
             )
         if isinstance(exc, aiosmtplib.SMTPDataError):
             return DeliveryError(
-                f"{where} rejected the message: {exc.code} {_short(exc.message)}",
+                f"{where} rejected the message: {exc.code} {one_line(exc.message)}",
                 permanent=exc.code >= 500,
             )
         if type(exc) is aiosmtplib.SMTPException and "AUTH extension" in exc.message:
@@ -260,7 +261,7 @@ class SmtpChannel:
                 "use the server's TLS port with smtps:// or drop starttls=true"
             )
         if isinstance(exc, aiosmtplib.SMTPNotSupported):
-            return DeliveryError(f"{where} cannot do what SMTP_URL asks: {_short(exc.message)}")
+            return DeliveryError(f"{where} cannot do what SMTP_URL asks: {one_line(exc.message)}")
         if isinstance(exc, aiosmtplib.SMTPTimeoutError):
             return DeliveryError(f"{where} did not answer within {self.timeout:g} s")
         if isinstance(exc, aiosmtplib.SMTPConnectError):
@@ -270,22 +271,18 @@ class SmtpChannel:
             if isinstance(cause, socket.gaierror):
                 return DeliveryError(f"{where} could not be found (unknown host {self.host!r})")
             if isinstance(cause, ssl.SSLError):
-                return DeliveryError(f"{where}: TLS handshake failed ({_short(str(cause))})")
-            return DeliveryError(f"{where} could not be reached: {_short(str(cause or exc.message))}")
+                return DeliveryError(f"{where}: TLS handshake failed ({one_line(str(cause))})")
+            return DeliveryError(f"{where} could not be reached: {one_line(str(cause or exc.message))}")
         if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
             return DeliveryError(f"{where} closed the connection unexpectedly")
         if isinstance(exc, aiosmtplib.SMTPResponseException):
-            return DeliveryError(f"{where} answered {exc.code} {_short(exc.message)}", permanent=False)
+            return DeliveryError(f"{where} answered {exc.code} {one_line(exc.message)}", permanent=False)
         if isinstance(exc, ssl.SSLError):
-            return DeliveryError(f"{where}: TLS failed ({_short(str(exc))})")
+            return DeliveryError(f"{where}: TLS failed ({one_line(str(exc))})")
         if isinstance(exc, (OSError, asyncio.TimeoutError, aiosmtplib.SMTPException)):
-            return DeliveryError(f"{where} could not take the mail: {_short(str(exc))}")
-        return DeliveryError(f"sending mail via {where} failed: {type(exc).__name__}: {_short(str(exc))}")
+            return DeliveryError(f"{where} could not take the mail: {one_line(str(exc))}")
+        return DeliveryError(f"sending mail via {where} failed: {type(exc).__name__}: {one_line(str(exc))}")
 
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class MaildirChannel:

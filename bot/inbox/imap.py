@@ -36,6 +36,7 @@ from urllib.parse import unquote, urlsplit
 from bot.inbox.reader import MailReader, read_mail
 from bot.inbox.sender import MalformedEmail
 from bot.inbox.urls import starttls_option
+from bot.one_line import one_line
 from handlers import tickets
 from handlers.context import Context
 
@@ -187,7 +188,7 @@ class ImapPoller:
             raise
         except (imaplib.IMAP4.error, OSError) as exc:  # the connection broke, or an unexpected answer
             error = ImapError(f"IMAP server {self.settings.server} failed during the {stage}: "
-                              f"{_short(str(exc) or type(exc).__name__)}")
+                              f"{one_line(str(exc) or type(exc).__name__)}")
             error.stage = stage
             raise error from None
         finally:
@@ -234,14 +235,14 @@ class ImapPoller:
             log.error(
                 "IMAP connection to %s broke during the poll (%s); %d mail(s) stored, the rest "
                 "are fetched in the next poll",
-                s.server, _short(str(exc) or type(exc).__name__), stored,
+                s.server, one_line(str(exc) or type(exc).__name__), stored,
             )
             return stored
         except imaplib.IMAP4.error as exc:  # the server said BAD/NO to something unexpected
             log.error(
                 "IMAP server %s answered unexpectedly (%s); %d mail(s) stored, the rest are "
                 "fetched in the next poll",
-                s.server, _short(str(exc)), stored,
+                s.server, one_line(str(exc)), stored,
             )
             return stored
         finally:
@@ -271,7 +272,7 @@ class ImapPoller:
         try:
             result = tickets.intake(self.ctx, message)
         except Exception as exc:
-            raise _IntakeFailed(f"{type(exc).__name__}: {_short(str(exc))}") from exc
+            raise _IntakeFailed(f"{type(exc).__name__}: {one_line(str(exc))}") from exc
         # Stored: only now may the server forget that we still have to read it.
         self._mark_seen(conn, uid)
         if result.ignored:
@@ -344,18 +345,18 @@ class ImapPoller:
         except ssl.SSLCertVerificationError as exc:
             raise ImapError(
                 f"IMAP server {s.server}: its TLS certificate is not trusted "
-                f"({_short(exc.verify_message or str(exc))}) — check that IMAP_URL names the host "
+                f"({one_line(exc.verify_message or str(exc))}) — check that IMAP_URL names the host "
                 "the certificate is for"
             ) from None
         except ssl.SSLError as exc:
             raise ImapError(
-                f"TLS with IMAP server {s.server} failed ({_short(str(exc))}) — imaps:// needs a "
+                f"TLS with IMAP server {s.server} failed ({one_line(str(exc))}) — imaps:// needs a "
                 "port that speaks TLS from the start (usually 993); for port 143 use "
                 "imap://…:143/INBOX?starttls=true"
             ) from None
         except (imaplib.IMAP4.error, OSError) as exc:
             raise ImapError(
-                f"IMAP server {s.server} could not be reached ({_short(str(exc) or type(exc).__name__)}) — {check}"
+                f"IMAP server {s.server} could not be reached ({one_line(str(exc) or type(exc).__name__)}) — {check}"
             ) from None
         if s.start_tls:
             try:
@@ -364,7 +365,7 @@ class ImapPoller:
                 _logout(conn)
                 raise ImapError(
                     f"IMAP server {s.server}: its TLS certificate is not trusted "
-                    f"({_short(exc.verify_message or str(exc))}) — check that IMAP_URL names the "
+                    f"({one_line(exc.verify_message or str(exc))}) — check that IMAP_URL names the "
                     "host the certificate is for"
                 ) from None
             except (imaplib.IMAP4.error, ssl.SSLError, OSError) as exc:
@@ -375,7 +376,7 @@ class ImapPoller:
                         "(starttls=true) — use imaps:// with the server's TLS port (usually 993) "
                         "or drop starttls=true"
                     ) from None
-                raise ImapError(f"STARTTLS with IMAP server {s.server} failed ({_short(str(exc))})") from None
+                raise ImapError(f"STARTTLS with IMAP server {s.server} failed ({one_line(str(exc))})") from None
         return conn
 
     def _login(self, conn: imaplib.IMAP4) -> None:
@@ -399,7 +400,7 @@ class ImapPoller:
                 )
         except imaplib.IMAP4.error as exc:
             if isinstance(exc, imaplib.IMAP4.abort):
-                raise ImapError(f"{where} failed: the server closed the connection ({_short(str(exc))})") from None
+                raise ImapError(f"{where} failed: the server closed the connection ({one_line(str(exc))})") from None
             raise ImapError(f"{where} failed: {_said(exc)} — check IMAP_URL's user and password") from None
 
     def _select(self, conn: imaplib.IMAP4) -> None:
@@ -498,12 +499,8 @@ def _said(data) -> str:
     text = str(data)
     if text.startswith("b'") or text.startswith('b"'):  # imaplib puts repr(bytes) into its errors
         text = text[2:-1]
-    return _short(text) or "no reason given"
+    return one_line(text) or "no reason given"
 
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _is_loopback(host: str) -> bool:

@@ -17,6 +17,8 @@ import re
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 
+from bot.one_line import one_line
+
 __all__ = ["AmbiguousSender", "MalformedEmail", "read_sender"]
 
 _ADDRESS_LIKE = re.compile(r"[^\s@<>,;:\"()\[\]]+@[^\s@<>,;:\"()\[\]]+")
@@ -36,14 +38,14 @@ def read_sender(values: list[str], parsed_addresses) -> tuple[str, str]:
     if not values:
         return "", ""
     if len(values) > 1:
-        raise _ambiguous(f"the email has {len(values)} From headers ({'; '.join(_short(v) for v in values)})")
+        raise _ambiguous(f"the email has {len(values)} From headers ({'; '.join(one_line(v, 120) for v in values)})")
     value = " ".join(values[0].split())
     angles, outside = _angle_addrs(value)
     addresses = [a for a in parsed_addresses if a.username and a.domain]
     bare = _ADDRESS_LIKE.findall(outside)
     listed = "," in outside and len(angles) + len(bare) > 1  # "a@x, <b@y>"; not "Smith, John <j@x>"
     if len(angles) > 1 or len(addresses) > 1 or (not angles and len(bare) > 1) or listed:
-        raise _ambiguous(f"{_short(value)!r} names more than one address")
+        raise _ambiguous(f"{one_line(value, 120)!r} names more than one address")
     if angles:
         addr = _addr_spec(angles[0])
         same = [a for a in addresses if a.addr_spec.lower() == addr]
@@ -111,6 +113,3 @@ def _angle_addrs(value: str) -> tuple[list[str], str]:
     return angles, "".join(outside)
 
 
-def _short(text: str, limit: int = 120) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -28,6 +28,7 @@ from aiohttp.abc import AbstractResolver
 
 from bot.inbox.addresses import AllowList, Refused, check_addresses, check_url, literal_address
 from bot.inbox.lookup import CheckedResolver, PoolResolver
+from bot.one_line import one_line
 from handlers.base import DeliveryError, OutgoingReply
 
 __all__ = ["WebhookChannel", "Unsigned", "sign_body", "reply_payload"]
@@ -79,10 +80,6 @@ def _retry_after(value: str | None) -> float | None:
         return None
     return max(0.0, seconds)
 
-
-def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _status(status: int) -> str:
@@ -177,7 +174,7 @@ class WebhookChannel:
                     return f"posted to {url}"
                 said = _status(status)
                 if 300 <= status < 400:
-                    log.warning("webhook %s redirected to %r", url, _short(resp.headers.get("Location", ""), 300))
+                    log.warning("webhook %s redirected to %r", url, one_line(resp.headers.get("Location", ""), 300))
         except Refused as exc:  # from CheckedResolver: the host resolved to a forbidden address
             raise DeliveryError(exc.explain("the ticket's reply URL"), permanent=True) from None
         except (asyncio.TimeoutError, TimeoutError):
@@ -188,7 +185,7 @@ class WebhookChannel:
         except aiohttp.InvalidURL as exc:
             raise DeliveryError(f"the ticket's reply URL {url!r} is not valid", permanent=True) from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise DeliveryError(f"posting to webhook {url} failed: {_short(str(exc)) or type(exc).__name__}") from exc
+            raise DeliveryError(f"posting to webhook {url} failed: {one_line(str(exc), 160) or type(exc).__name__}") from exc
 
         if status == 429:
             raise DeliveryError(f"webhook {url} asked us to slow down ({said})", retry_after=retry_after)
