@@ -83,7 +83,7 @@ def _version() -> str:
     try:
         return metadata.version("pitchin")
     except metadata.PackageNotFoundError:
-        return "0.1.0"
+        return "0.2.0"
 
 
 def manifest(app_id: str, public_url: str = "") -> dict:
