@@ -211,3 +211,29 @@ class OpenAIEmbedder:
             self._cache.move_to_end(text)
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
+
+
+def ask_for_json(client: Any, model: str, system: str, user: str, *, max_tokens: int, timeout: float, task: str,
+                 without: str, error: type[LLMError]) -> Any:
+    """One chat completion asked to answer a JSON object: the answer's text (the caller parses it),
+    or ``error`` saying in words why there is none (the API failed, refused, or was cut off)."""
+    try:
+        response = client.chat.completions.create(
+            model=model,
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+            response_format={"type": "json_object"},
+            max_completion_tokens=max_tokens,
+            timeout=timeout,
+        )
+    except Exception as exc:
+        raise explain_api_error(exc, client, model, use="chat", task=task, setting="PITCHIN_OPENAI_MODEL",
+                                without=without, error=error) from exc
+    choices = getattr(response, "choices", None) or []
+    if not choices:
+        raise error("The chat model answered no choices.")
+    message = choices[0].message
+    if getattr(message, "refusal", None):
+        raise error(f"The chat model refused to {task}.")
+    if choices[0].finish_reason == "length":
+        raise error(f"The chat model's answer was cut off at {max_tokens} tokens.")
+    return message.content

@@ -25,7 +25,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from bot.llm import LLMError, explain_api_error
+from bot.llm import LLMError, ask_for_json
 from bot.llm_writer import DEFAULT_CHAT_MODEL, parse_object, scrub
 from handlers.ai_assist import CUSTOMER, DraftText, SavedText, Turn
 
@@ -141,24 +141,5 @@ class OpenAIReplyDrafter:
 
     def _ask(self, system: str, user: str, task: str) -> Any:
         self.api_calls += 1
-        try:
-            response = self.client.chat.completions.create(
-                model=self.model,
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
-                response_format={"type": "json_object"},
-                max_completion_tokens=MAX_ANSWER_TOKENS,
-                timeout=self.timeout,
-            )
-        except Exception as exc:
-            raise explain_api_error(exc, self.client, self.model, use="chat", task=task,
-                                    setting="PITCHIN_OPENAI_MODEL", without="to answer without AI drafts",
-                                    error=DraftingError) from exc
-        choices = getattr(response, "choices", None) or []
-        if not choices:
-            raise DraftingError("The chat model answered no choices.")
-        message = choices[0].message
-        if getattr(message, "refusal", None):
-            raise DraftingError(f"The chat model refused to {task}.")
-        if choices[0].finish_reason == "length":
-            raise DraftingError(f"The chat model's answer was cut off at {MAX_ANSWER_TOKENS} tokens.")
-        return message.content
+        return ask_for_json(self.client, self.model, system, user, max_tokens=MAX_ANSWER_TOKENS, timeout=self.timeout,
+                            task=task, without="to answer without AI drafts", error=DraftingError)

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.llm import LLMError, explain_api_error
+from bot.llm import LLMError, ask_for_json
 from handlers.briefing_text import Written, shorten
 
 DEFAULT_CHAT_MODEL = "gpt-4o-mini"
@@ -142,25 +142,7 @@ class OpenAIIssueWriter:
         if not messages:
             raise WritingError("No customer message with text to show the chat model.")
         self.api_calls += 1
-        try:
-            response = self.client.chat.completions.create(
-                model=self.model,
-                messages=[{"role": "system", "content": SYSTEM_PROMPT},
-                          {"role": "user", "content": user_prompt(messages)}],
-                response_format={"type": "json_object"},
-                max_completion_tokens=MAX_ANSWER_TOKENS,
-                timeout=self.timeout,
-            )
-        except Exception as exc:
-            raise explain_api_error(exc, self.client, self.model, use="chat", task="write a briefing label",
-                                    setting="PITCHIN_OPENAI_MODEL", without="to label briefings without AI",
-                                    error=WritingError) from exc
-        choices = getattr(response, "choices", None) or []
-        if not choices:
-            raise WritingError("The chat model answered no choices.")
-        message = choices[0].message
-        if getattr(message, "refusal", None):
-            raise WritingError("The chat model refused to label the issue.")
-        if choices[0].finish_reason == "length":
-            raise WritingError(f"The chat model's answer was cut off at {MAX_ANSWER_TOKENS} tokens.")
-        return parse_answer(message.content)
+        return parse_answer(ask_for_json(self.client, self.model, SYSTEM_PROMPT, user_prompt(messages),
+                                         max_tokens=MAX_ANSWER_TOKENS, timeout=self.timeout,
+                                         task="write a briefing label", without="to label briefings without AI",
+                                         error=WritingError))
