@@ -29,7 +29,7 @@ from handlers.message_vectors import MESSAGE, decode, encode, local_embedder, me
 from handlers.reply_text import PLACEHOLDER, VARIABLE
 from handlers.similarity import CardIndex
 from storage import repos
-from storage.models import MessageVector, SavedReply, SavedReplyExample, Ticket, TicketMessage
+from storage.models import MessageVector, SavedReply, SavedReplyExample, SavedReplyUse, Ticket, TicketMessage
 
 SAVED_REPLY = "saved_reply"  # MessageVector.kind of a saved reply's words (ref_id: SavedReply.id)
 OFFERED = 3  # how many saved replies "Use a saved reply" offers
@@ -188,9 +188,13 @@ def closest_replies(ctx, person_id: int, ticket_id: int, k: int = OFFERED) -> li
     return [Match(found.replies[i], score) for i, score in index.similar_to(query, k)]
 
 
-def learn(session, saved_reply_id: int, ticket_id: int, now) -> None:
-    """The saved reply was chosen and sent for this ticket: its customer message becomes an example."""
+def learn(session, saved_reply_id: int, ticket_id: int, reply_id: int, now) -> None:
+    """The saved reply was chosen and sent for this ticket as reply ``reply_id``: its customer message
+    becomes an example, and the use is recorded so that Undo can take both back
+    (``repos.withdraw_saved_use``)."""
     message = customer_message(session, ticket_id)
+    session.add(SavedReplyUse(reply_id=reply_id, saved_reply_id=saved_reply_id,
+                              example_message_id=message.id if message is not None else None, created_at=now))
     if message is None:
         return
     session.execute(repos.insert_for(session, SavedReplyExample).on_conflict_do_nothing(),

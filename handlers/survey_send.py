@@ -4,7 +4,8 @@ One scheduler job (bot/scheduler.py, every ROUND_SECONDS on the leader) calls ``
 due when it has stayed closed for PITCHIN_SURVEY_DELAY_HOURS (and at most LOOK_BACK longer: turning
 surveys on, or upgrading, must not mail every customer of the past), the customer got an answer (a
 reply that went out: one taken back, given up on or kept internal does not count), it has no survey
-yet, and its customer got no survey in the last PITCHIN_SURVEY_DAYS, for any ticket. Never to an
+yet, and its customer got no survey in the last PITCHIN_SURVEY_DAYS, for any ticket (one whose mail
+the outbox gave up on is none). Never to an
 address of the company's own domain (colleagues asking for help) nor to a robot's (no-reply …).
 
 Each due ticket is surveyed in a transaction of its own that checks all this again: its Survey row
@@ -26,10 +27,10 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from handlers import message_ids, surveys
+from handlers import message_ids, outbound, surveys
 from handlers.base import DeliveryError, OutgoingReply
 from handlers.context import Context
 from handlers.outbound import customer_key, reply_subject
@@ -90,10 +91,13 @@ def _due(ctx: Context, now: datetime):
     answered = select(TicketMessage.id).where(TicketMessage.ticket_id == Ticket.id, TicketMessage.kind == "reply",
                                               TicketMessage.delivery_state == "sent").exists()
     surveyed = select(Survey.id).where(Survey.ticket_id == Ticket.id).exists()
-    # Survey.customer_email is kept in lower case (surveys.open_survey)
+    # Survey.customer_email is kept in lower case (surveys.open_survey). A survey whose mail had not
+    # gone RETRY_FOR after it was queued never will (the outbox gave it up, or it was withdrawn): the
+    # customer was not asked, and is not spared the next one
     customer_asked_lately = select(Survey.id).where(
         Survey.customer_email == func.lower(Ticket.customer_email),
-        Survey.created_at > now - timedelta(days=ctx.survey_days)).exists()
+        Survey.created_at > now - timedelta(days=ctx.survey_days),
+        or_(Survey.sent_at.is_not(None), Survey.created_at > now - outbound.RETRY_FOR)).exists()
     return (select(Ticket.id, Ticket.customer_email)
             .where(Ticket.status == "closed", Ticket.closed_at <= closed_before,
                    Ticket.closed_at > closed_before - LOOK_BACK, answered, ~surveyed, ~customer_asked_lately)

@@ -313,7 +313,7 @@ def answer(ctx: Context, actor: Actor, ticket_id: int, text: str, source: Messag
 def undo_reply(ctx: Context, actor: Actor, reply_id: int) -> Reply:
     with ctx.db.transaction() as session:
         person = repos.person_for(session, actor)
-        reply = session.get(TicketMessage, reply_id)
+        reply = session.get(TicketMessage, reply_id, with_for_update=True)
         if reply is None or reply.kind != "reply":
             return Reply("That reply no longer exists.", ok=False, replace_original=True)
         if reply.author_person_id != person.id:
@@ -324,6 +324,7 @@ def undo_reply(ctx: Context, actor: Actor, reply_id: int) -> Reply:
             return Reply("Too late: that reply has already gone to the customer.", ok=False, replace_original=True)
         reply.delivery_state = "cancelled"
         session.add(reply)
+        repos.withdraw_saved_use(session, reply.id)  # a saved reply's use and example go with it
     return Reply("Taken back: the customer will not get it. Your message stays in the thread as a note.",
                  replace_original=True)
 

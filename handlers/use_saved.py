@@ -21,7 +21,7 @@ from handlers.base import Actor, MessageRef, Reply, ThreadRef
 from handlers.cards import USE_SAVED_REPLY
 from handlers.context import Context
 from storage import repos
-from storage.models import SavedReply, Ticket
+from storage.models import SavedReply, Ticket, TicketMessage
 
 USE_SAVED = USE_SAVED_REPLY  # the ticket card's "Use a saved reply" button; its value is the ticket id
 NONE_YET = ("There are no saved replies yet. Add one with `saved add <name>` (add `--mine` to keep it to "
@@ -109,9 +109,12 @@ def send(ctx: Context, actor: Actor, ticket_id: int, saved_reply_id: int, text: 
     reply = tickets.answer(ctx, actor, ticket_id, text, source=source)
     if reply is not None and reply.delivery_of is not None:  # it goes to the customer: a use, and an example
         with ctx.db.transaction() as session:
+            # the reply's row is locked as Undo locks it: an Undo in between either comes first (and
+            # nothing is learnt) or waits and finds the use to take back
+            sent = session.get(TicketMessage, reply.delivery_of, with_for_update=True)
             saved = session.get(SavedReply, saved_reply_id)
-            if saved is not None:
+            if saved is not None and sent is not None and sent.delivery_state != "cancelled":
                 saved.uses += 1
                 session.add(saved)
-                saved_match.learn(session, saved.id, ticket_id, ctx.now())
+                saved_match.learn(session, saved.id, ticket_id, sent.id, ctx.now())
     return reply

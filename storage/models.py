@@ -484,6 +484,19 @@ class SavedReplyExample(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class SavedReplyUse(SQLModel, table=True):
+    """One reply sent with "Use a saved reply": which saved reply it was and which customer message
+    became that reply's example, so that taking the reply back (Undo) takes back its use and its
+    example too (handlers/saved_match.py ``learn``, storage/repos.py ``withdraw_saved_use``)."""
+
+    __tablename__ = "saved_reply_use"
+    reply_id: int = Field(sa_column=Column(Integer, ForeignKey("ticket_message.id"), primary_key=True))
+    saved_reply_id: int = Field(sa_column=Column(Integer, ForeignKey("saved_reply.id", ondelete="CASCADE"),
+                                                 nullable=False, index=True))
+    example_message_id: Optional[int] = Field(default=None, foreign_key="ticket_message.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class ReplyDraft(SQLModel, table=True):
     """An AI-written draft of a reply, shown only to the person who asked for it, and what became of
     it: ``state`` "shown" → "sent" (as drafted), "edited" (sent after a change), "discarded" (by the

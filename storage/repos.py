@@ -11,8 +11,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from storage.types import Actor, PersonRef, ThreadRef, utcnow
-from storage.models import (Identity, OutboxJob, Person, ScheduledRun, SchedulerLease, Setting, SuggestionChange,
-                            SuggestionVersion, Survey, ThreadAnchor, Ticket, TicketMessage)
+from storage.models import (Identity, OutboxJob, Person, SavedReply, SavedReplyExample, SavedReplyUse, ScheduledRun,
+                            SchedulerLease, Setting, SuggestionChange, SuggestionVersion, Survey, ThreadAnchor, Ticket,
+                            TicketMessage)
 
 # ---------------------------------------------------------------- people
 
@@ -477,3 +478,23 @@ def suggestion_cards_changed_since(session: Session, version: int) -> list[int]:
     """The cards changed after ``version``, removed ones included."""
     return list(session.execute(select(SuggestionChange.card_id).where(SuggestionChange.version > version))
                 .scalars())
+
+
+def withdraw_saved_use(session: Session, reply_id: int) -> None:
+    """A reply sent from a saved reply was taken back before it went: the saved reply's use goes, and
+    so does the example it made, unless another use still made the same one."""
+    use = session.get(SavedReplyUse, reply_id)
+    if use is None:
+        return
+    saved = session.get(SavedReply, use.saved_reply_id)
+    if saved is not None:
+        saved.uses = max(0, saved.uses - 1)
+        session.add(saved)
+    example = use.example_message_id
+    session.delete(use)
+    session.flush()
+    if example is not None and session.execute(select(SavedReplyUse.reply_id).where(
+            SavedReplyUse.saved_reply_id == use.saved_reply_id,
+            SavedReplyUse.example_message_id == example).limit(1)).first() is None:
+        session.execute(delete(SavedReplyExample).where(SavedReplyExample.saved_reply_id == use.saved_reply_id,
+                                                        SavedReplyExample.ticket_message_id == example))

@@ -23,7 +23,7 @@ from handlers import registry, survey_send, surveys, tickets
 from handlers.base import Actor, InboundMessage, MessageRef, utcnow
 from handlers.context import Context
 from storage import repos
-from storage.models import Survey, Ticket
+from storage.models import OutboxJob, Survey, Ticket
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.webhook import Receiver
 from tests.handlers.conftest import drain
@@ -351,6 +351,24 @@ async def test_a_survey_waits_out_an_smtp_outage_and_goes_once(desk):
     await desk.deliver()
     assert survey_send.tick(desk.ctx) == 0
     assert len(desk.surveys_mailed()) == 1
+
+
+async def test_a_survey_mail_given_up_on_does_not_spare_the_customer_the_next_one(desk):
+    first = await desk.answered_and_closed()
+    desk.sink.stop()
+    assert await desk.a_day_later() == 1  # queued; the mail server is down
+    desk.clock.advance(25 * HOUR)  # the outbox gives up after RETRY_FOR
+    await desk.deliver()
+    assert desk.survey_of(first).sent_at is None and desk.surveys_mailed() == []
+    with desk.ctx.db.transaction(read_only=True) as session:
+        (job,) = [j for (j,) in session.execute(select(OutboxJob)) if j.kind == survey_send.SURVEY_JOB]
+    assert job.state == "failed"
+
+    desk.sink.start()
+    second = await desk.answered_and_closed(subject="Another question")
+    assert await desk.a_day_later() == 1  # she was never asked: this one asks her
+    (mail,) = desk.surveys_mailed()
+    assert mail["Subject"] == "Re: Another question" and desk.survey_of(second).sent_at is not None
 
 
 async def test_a_web_form_ticket_gets_its_survey_through_the_webhook(desk_ctx, chat, sink, clock):

@@ -175,3 +175,56 @@ async def test_sending_goes_through_the_normal_reply_path_and_placeholders_are_r
         kinds = [j.kind for (j,) in session.execute(select(OutboxJob)) if j.kind == "customer.reply"]
         replies = [m for (m,) in session.execute(select(TicketMessage).where(TicketMessage.kind == "reply"))]
     assert kinds == ["customer.reply"] and replies[0].text == text and replies[0].delivery_state == "sent"
+
+
+def uses_and_examples(ctx, saved_reply_id) -> tuple[int, list[int]]:
+    with ctx.db.transaction(read_only=True) as session:
+        uses = session.get(SavedReply, saved_reply_id).uses
+        examples = session.execute(select(SavedReplyExample.ticket_message_id).where(
+            SavedReplyExample.saved_reply_id == saved_reply_id).order_by(SavedReplyExample.ticket_message_id)).scalars()
+        return uses, list(examples)
+
+
+def test_undo_takes_back_the_use_and_the_example_too(desk):
+    ids = team(desk)
+    card = ids["Card delivery"]
+    first = ticket(desk, "Still nothing in my letterbox, it's been ten days")
+    second = ticket(desk, "My new card never came in the post", email="dan@example.com")
+    kept = use(desk, ANN, first, use_saved.offer(desk, ANN, first), "Card delivery", "Your card is on its way.")
+    slip = use(desk, ANN, second, use_saved.offer(desk, ANN, second), "Card delivery", "Your card is on its way.")
+    with desk.db.transaction(read_only=True) as session:
+        first_message = saved_match.customer_message(session, first).id
+        second_message = saved_match.customer_message(session, second).id
+    assert uses_and_examples(desk, card) == (2, [first_message, second_message])
+
+    taken_back = tickets.undo_reply(desk, ANN, slip.delivery_of)
+    assert taken_back.ok and taken_back.text.startswith("Taken back")
+    assert uses_and_examples(desk, card) == (1, [first_message])  # the other send still counts
+    # a second click changes nothing more
+    assert "Already taken back" in tickets.undo_reply(desk, ANN, slip.delivery_of).text
+    assert uses_and_examples(desk, card) == (1, [first_message])
+
+    # the same reply sent twice on one ticket: taking one back keeps the example the other made
+    again = use(desk, ANN, first, use_saved.offer(desk, ANN, first), "Card delivery", "Tracking: RR123.")
+    assert uses_and_examples(desk, card) == (2, [first_message])
+    tickets.undo_reply(desk, ANN, again.delivery_of)
+    assert uses_and_examples(desk, card) == (1, [first_message])
+    tickets.undo_reply(desk, ANN, kept.delivery_of)
+    assert uses_and_examples(desk, card) == (0, [])
+
+
+def test_an_undo_that_comes_first_leaves_nothing_learnt(desk, monkeypatch):
+    ids = team(desk)
+    t = ticket(desk, "Still nothing in my letterbox, it's been ten days")
+    offer = use_saved.offer(desk, ANN, t)
+    answer = tickets.answer
+
+    def answered_then_taken_back(ctx, actor, ticket_id, text, **kwargs):
+        reply = answer(ctx, actor, ticket_id, text, **kwargs)
+        tickets.undo_reply(ctx, actor, reply.delivery_of)  # before send records the use
+        return reply
+
+    monkeypatch.setattr(tickets, "answer", answered_then_taken_back)
+    sent = use(desk, ANN, t, offer, "Card delivery", "Your card is on its way.")
+    assert sent.delivery_of is not None
+    assert uses_and_examples(desk, ids["Card delivery"]) == (0, [])
