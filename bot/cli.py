@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         # alembic says seven things on every start; bot/app.py logs the one that matters (the revision)
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        # matplotlib says "generated new fontManager" into the console on the first chart
+        logging.getLogger("matplotlib").setLevel(logging.WARNING)
     if args.command is None:
         parser.print_help()
         sys.exit(2)
