@@ -33,16 +33,25 @@ SIMILAR_MIN_SCORE = 0.3  # below this a card is not offered as "the same suggest
 SEARCH_MIN_SCORE = 0.25  # search is looser than "the same suggestion"
 TITLE_LIMIT = 120
 
-USAGE = {
-    "log": "/feedback <what the customer wants>   (or /feedback alone for the form)",
-    "merge": "/feedback merge <card> into <card>",
-    "status": "/feedback status <card> new|planned|in_progress|shipped|declined",
-    "show": "/feedback show <card>",
-    "top": "/feedback top [department]",
-    "search": "/feedback search <words>",
-    "export": "/feedback export",
-    "log words": "/feedback log <text>   (feedback that starts with one of these command words)",
+COMMAND = "/feedback"  # Slack's slash command; the Teams and console doors pass their own spelling
+_USAGE = {
+    "log": "{cmd} <what the customer wants>   (or {cmd} alone for the form)",
+    "merge": "{cmd} merge <card> into <card>",
+    "status": "{cmd} status <card> new|planned|in_progress|shipped|declined",
+    "show": "{cmd} show <card>",
+    "top": "{cmd} top [department]",
+    "search": "{cmd} search <words>",
+    "export": "{cmd} export",
+    "log words": "{cmd} log <text>   (feedback that starts with one of these command words)",
 }
+
+
+def usage(kind: str, command: str = COMMAND) -> str:
+    """A usage line in the door's words: ``command`` is how people type the feedback command there."""
+    return _USAGE[kind].format(cmd=command)
+
+
+USAGE = {kind: usage(kind) for kind in _USAGE}  # Slack's
 
 
 @dataclass(frozen=True)
@@ -83,8 +92,8 @@ def status_label(status: str) -> str:
     return status.replace("_", " ")
 
 
-def _usage(kind: str, why: str) -> Reply:
-    return Reply(f"{why}\nUsage: {USAGE[kind]}", ok=False)
+def _usage(kind: str, why: str, command: str = COMMAND) -> Reply:
+    return Reply(f"{why}\nUsage: {usage(kind, command)}", ok=False)
 
 
 def _customers_of(session, card_id: int) -> list[tuple[str | None, str]]:
@@ -117,11 +126,12 @@ def _summary(session, card: SuggestionCard, score: float | None = None) -> dict:
 
 
 @may_embed
-def log(ctx: Context, actor: Actor, draft: Draft) -> Reply:
-    """Log feedback: when similar cards exist, offer them first; otherwise make a new card."""
+def log(ctx: Context, actor: Actor, draft: Draft, command: str = COMMAND) -> Reply:
+    """Log feedback: when similar cards exist, offer them first; otherwise make a new card.
+    ``command``: how the door spells the feedback command, for a usage line."""
     problems = draft.problems()
     if problems:
-        return _usage("log", " ".join(problems))
+        return _usage("log", " ".join(problems), command)
     # the lookup reads, and may embed, in a transaction of its own: a writing one would hold SQLite's
     # write lock (every other writer, ticket intake included, waiting) for as long as embedding takes
     with ctx.db.transaction(read_only=True) as session:
@@ -285,17 +295,17 @@ def draft_for_ticket(ctx: Context, ticket_id: int) -> Draft | None:
 # ---------------------------------------------------------------- the tracker
 
 
-def merge(ctx: Context, actor: Actor, src: int, dst: int) -> Reply:
+def merge(ctx: Context, actor: Actor, src: int, dst: int, command: str = COMMAND) -> Reply:
     if src == dst:
-        return _usage("merge", f"A card cannot be merged into itself (#{src}).")
+        return _usage("merge", f"A card cannot be merged into itself (#{src}).", command)
     with ctx.db.transaction() as session:
         person = repos.person_for(session, actor)
         a, b = session.get(SuggestionCard, src), session.get(SuggestionCard, dst)
         for number, card in ((src, a), (dst, b)):
             if card is None:
-                return _usage("merge", f"There is no card #{number}.")
+                return _usage("merge", f"There is no card #{number}.", command)
             if card.merged_into_id is not None:
-                return _usage("merge", f"#{number} was merged into #{card.merged_into_id} already.")
+                return _usage("merge", f"#{number} was merged into #{card.merged_into_id} already.", command)
         moved = session.execute(select(SuggestionRequest.id).where(SuggestionRequest.card_id == src)).scalars().all()
         session.execute(SuggestionRequest.__table__.update().where(SuggestionRequest.card_id == src)
                         .values(card_id=dst))
@@ -341,27 +351,29 @@ def unmerge(ctx: Context, actor: Actor, value: str) -> Reply:
                  f"#{dst} · {into.title} has {_people(left)}.", replace_original=True)
 
 
-def set_status(ctx: Context, actor: Actor, card_id: int, word: str, message: str = "") -> Reply:
+def set_status(ctx: Context, actor: Actor, card_id: int, word: str, message: str = "",
+               command: str = COMMAND) -> Reply:
     """new / planned / in_progress take effect at once; shipped / declined first show who will be told."""
     status = STATUS_WORDS.get(re.sub(r"[\s-]+", "_", word.strip().lower()))
     if status is None:
-        return _usage("status", f"“{word}” is not a status.")
+        return _usage("status", f"“{word}” is not a status.", command)
     with ctx.db.transaction() as session:
         person = repos.person_for(session, actor)
         card = session.get(SuggestionCard, card_id)
         if card is None:
-            return _usage("status", f"There is no card #{card_id}.")
+            return _usage("status", f"There is no card #{card_id}.", command)
         if card.merged_into_id is not None:
-            return _usage("status", f"#{card_id} was merged into #{card.merged_into_id}; change that card.")
+            return _usage("status", f"#{card_id} was merged into #{card.merged_into_id}; change that card.", command)
         if status in OUTCOMES:
-            return _preview(session, person.id, card, status, message)
+            return _preview(session, person.id, card, status, message, command)
         card.status, card.updated_at = status, ctx.now()
         session.add(card)
         repos.suggestions_changed(session, [card.id])
     return Reply(f"#{card_id} · {card.title} is now {status_label(status)}.")
 
 
-def _preview(session, person_id: int, card: SuggestionCard, outcome: str, message: str) -> Reply:
+def _preview(session, person_id: int, card: SuggestionCard, outcome: str, message: str,
+             command: str = COMMAND) -> Reply:
     customers, webhooks, employees, unreachable = _recipients(session, card.id, outcome)
     saved = FeedbackDraft(person_id=person_id, data={"kind": "announce", "card_id": card.id, "outcome": outcome,
                                                      "message": message.strip()})
@@ -375,7 +387,8 @@ def _preview(session, person_id: int, card: SuggestionCard, outcome: str, messag
     unknown = f" No email for {named}: tell them yourself." if unreachable else ""
     text = (f"Mark #{card.id} · {card.title} as {outcome}? This will {', '.join(told)}.{unknown}\n"
             + (f"Message: “{message.strip()}”" if message.strip() else
-               "No message yet: add one after the status, e.g. `/feedback status 7 shipped It's live in Settings → Export.`"))
+               f"No message yet: add one after the status, e.g. `{command} status 7 shipped It's live in "
+               "Settings → Export.`"))
     buttons = (Button(f"Confirm: {outcome}", "feedback.announce", str(saved.id), style="primary"),)
     return Reply(text, actions=buttons if message.strip() else ())
 
@@ -471,11 +484,11 @@ def announce(ctx: Context, actor: Actor, value: str) -> Reply:
 # ---------------------------------------------------------------- reading
 
 
-def show(ctx: Context, card_id: int) -> Reply:
+def show(ctx: Context, card_id: int, command: str = COMMAND) -> Reply:
     with ctx.db.transaction(read_only=True) as session:
         card = _live_card(session, card_id)
         if card is None:
-            return _usage("show", f"There is no card #{card_id}.")
+            return _usage("show", f"There is no card #{card_id}.", command)
         requests = session.execute(select(SuggestionRequest).where(SuggestionRequest.card_id == card.id)
                                    .order_by(SuggestionRequest.id)).scalars().all()
         people = repos.person_refs(session, [r.logged_by_id for r in requests])
@@ -493,7 +506,7 @@ def show(ctx: Context, card_id: int) -> Reply:
     return Reply("\n".join(lines))
 
 
-def top(ctx: Context, department: str = "", limit: int = 10) -> Reply:
+def top(ctx: Context, department: str = "", limit: int = 10, command: str = COMMAND) -> Reply:
     with ctx.db.transaction(read_only=True) as session:
         query = (select(SuggestionCard, SuggestionRequest.customer_email, SuggestionRequest.customer_name)
                  .join(SuggestionRequest, SuggestionRequest.card_id == SuggestionCard.id)
@@ -511,17 +524,17 @@ def top(ctx: Context, department: str = "", limit: int = 10) -> Reply:
         rows = sorted(((open_cards[i], len(keys)) for i, keys in who.items()), key=lambda r: (-r[1], r[0].id))[:limit]
     if not rows:
         return Reply(f"No open suggestions for {department}. (Feedback that starts with “top”: "
-                     f"/feedback log top {department})" if department else "No open suggestions.")
+                     f"{command} log top {department})" if department else "No open suggestions.")
     head = f"Top suggestions{' for ' + department if department else ''} (most customers first):"
     return Reply("\n".join([head] + [f"#{c.id} · {c.title} · {status_label(c.status)} · {_people(n)}"
                                      for c, n in rows]))
 
 
 @may_embed
-def search(ctx: Context, words: str) -> Reply:
+def search(ctx: Context, words: str, command: str = COMMAND) -> Reply:
     words = words.strip()
     if not words:
-        return _usage("search", "Say what to look for.")
+        return _usage("search", "Say what to look for.", command)
     with ctx.db.transaction(read_only=True) as session:
         hits = [(cid, score) for cid, score in ctx.suggestions.similar(session, words, k=5)
                 if score >= SEARCH_MIN_SCORE]

@@ -155,51 +155,55 @@ run_command.may_embed = _slow_command
 # ---------------------------------------------------------------- /feedback
 
 
-def _card_number(word: str, kind: str) -> int:
+def _card_number(word: str, kind: str, command: str) -> int:
     if not word.lstrip("#").isdigit():
-        raise Usage(f"“{word}” is not a card number.", feedback.USAGE[kind])
+        raise Usage(f"“{word}” is not a card number.", feedback.usage(kind, command))
     return int(word.lstrip("#"))
 
 
-def feedback_help() -> str:
-    return "Feedback commands:\n" + "\n".join(f"  {u}" for u in feedback.USAGE.values())
+def feedback_help(command: str = feedback.COMMAND) -> str:
+    return "Feedback commands:\n" + "\n".join(f"  {feedback.usage(kind, command)}" for kind in feedback.USAGE)
 
 
 @feedback.may_embed
-def run_feedback(ctx: Context, actor: Actor, text: str, ticket_id: int | None = None) -> Reply:
+def run_feedback(ctx: Context, actor: Actor, text: str, ticket_id: int | None = None,
+                 command: str = feedback.COMMAND) -> Reply:
     """`/feedback …`: a subcommand, or else one line of feedback. (Empty text opens the form; the
     adapter does that before calling here.) ``ticket_id``: the ticket whose thread it was typed in,
-    so one line of feedback there is linked to that ticket and its customer."""
+    so one line of feedback there is linked to that ticket and its customer. ``command``: how the door
+    spells the feedback command (Slack's `/feedback`), for usage lines."""
     words = text.split()
     if not words:
-        return Reply(feedback_help())
+        return Reply(feedback_help(command))
     verb, args = words[0].lower(), words[1:]
     try:
         if verb == "log":  # feedback that starts with a command word: `/feedback log search is slow`
-            return feedback.log(ctx, actor, feedback.Draft(text=" ".join(args), ticket_id=ticket_id))
+            return feedback.log(ctx, actor, feedback.Draft(text=" ".join(args), ticket_id=ticket_id), command)
         if verb == "help" and not args:
-            return Reply(feedback_help())
+            return Reply(feedback_help(command))
         if verb == "merge":
             if len(args) != 3 or args[1].lower() != "into":
-                raise Usage("Say which card goes into which.", feedback.USAGE["merge"])
-            return feedback.merge(ctx, actor, _card_number(args[0], "merge"), _card_number(args[2], "merge"))
+                raise Usage("Say which card goes into which.", feedback.usage("merge", command))
+            return feedback.merge(ctx, actor, _card_number(args[0], "merge", command),
+                                  _card_number(args[2], "merge", command), command)
         if verb == "status":
             if len(args) < 2:
-                raise Usage("Give a card number and a status.", feedback.USAGE["status"])
+                raise Usage("Give a card number and a status.", feedback.usage("status", command))
             word, rest = args[1], args[2:]
             if word.lower() == "in" and rest and rest[0].lower() == "progress":  # `status 7 in progress`
                 word, rest = "in progress", rest[1:]
-            return feedback.set_status(ctx, actor, _card_number(args[0], "status"), word, " ".join(rest))
+            return feedback.set_status(ctx, actor, _card_number(args[0], "status", command), word, " ".join(rest),
+                                       command)
         if verb == "show":
             if len(args) != 1:
-                raise Usage("Give one card number.", feedback.USAGE["show"])
-            return feedback.show(ctx, _card_number(args[0], "show"))
+                raise Usage("Give one card number.", feedback.usage("show", command))
+            return feedback.show(ctx, _card_number(args[0], "show", command), command)
         if verb == "top":  # a department may be more than one word: `/feedback top customer success`
-            return feedback.top(ctx, " ".join(args))
+            return feedback.top(ctx, " ".join(args), command=command)
         if verb == "search":
-            return feedback.search(ctx, " ".join(args))
+            return feedback.search(ctx, " ".join(args), command)
         if verb == "export" and not args:
             return Reply("All feedback, one row per request.", file=("pitchin-feedback.csv", feedback.export_csv(ctx)))
     except Usage as exc:
         return Reply(str(exc), ok=False)
-    return feedback.log(ctx, actor, feedback.Draft(text=text.strip(), ticket_id=ticket_id))
+    return feedback.log(ctx, actor, feedback.Draft(text=text.strip(), ticket_id=ticket_id), command)

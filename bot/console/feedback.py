@@ -22,6 +22,7 @@ from handlers.base import Reply
 from handlers.customers import split_customers
 from handlers.feedback import IMPORTANCE, Draft
 
+COMMAND = "feedback"  # how the core's usage lines spell the command here
 FROM_USAGE = "feedback from <ticket number>"
 EXPORT_USAGE = "feedback export [--path FILE]"
 CANCEL = "cancel"
@@ -34,11 +35,6 @@ HELP = (
     f"  {'add <offer> · new <offer>':<28} answer an offer of similar cards later\n"
     f"  {'announce <confirmation>':<28} confirm a shipped/declined announcement later"
 )
-
-
-def for_console(reply: Reply) -> Reply:
-    """The core writes usage lines for Slack's slash command; the console's command has no slash."""
-    return replace(reply, text=reply.text.replace("/feedback", "feedback"))
 
 
 def _usage(message: str, usage: str) -> Reply:
@@ -84,7 +80,7 @@ class ConsoleFeedback:
             return _usage("Give the ticket number.", FROM_USAGE)
         if verb == "export" and (len(words) == 1 or words[1].startswith("--")):  # else: feedback about exports
             return await self.export(words[1:])
-        reply = await self.run(registry.run_feedback, self.ctx, self.actor, text)
+        reply = await self.run(registry.run_feedback, self.ctx, self.actor, text, None, COMMAND)
         return await self.follow_up(reply)
 
     # ------------------------------------------------------------ the form, as questions
@@ -113,7 +109,7 @@ class ConsoleFeedback:
         customers = draft.customers + split_customers(answers[0])
         filled = replace(draft, text=text, customers=customers, department=answers[1], importance=importance,
                          quote=quote)
-        return await self.follow_up(await self.run(feedback.log, self.ctx, self.actor, filled))
+        return await self.follow_up(await self.run(feedback.log, self.ctx, self.actor, filled, COMMAND))
 
     async def _answer(self, question: str) -> str | None:
         """The answer, stripped; None for `cancel` and the end of input."""
@@ -153,7 +149,7 @@ class ConsoleFeedback:
             return await self.choose(reply)
         if "feedback.announce" in ids:
             return await self.confirm(reply)
-        return for_console(reply)
+        return reply
 
     async def choose(self, offer: Reply) -> Reply | None:
         """"Heard before": pick a card by its number in the list, or n for a new one."""
@@ -182,18 +178,16 @@ class ConsoleFeedback:
             else:
                 question = f"Type {numbers}, n for a new card, or Enter to decide later."
                 continue
-            return for_console(await self.run(registry.run_action, self.ctx, self.actor, button.action_id,
-                                              button.value))
+            return await self.run(registry.run_action, self.ctx, self.actor, button.action_id, button.value)
 
     async def confirm(self, preview: Reply) -> Reply | None:
         """Shipped or declined: everyone on the card will be told, so ask first."""
         button = next(b for b in preview.actions if b.action_id == "feedback.announce")
-        question = for_console(preview).text + "\nConfirm? (y/n)"
+        question = preview.text + "\nConfirm? (y/n)"
         while True:
             answer = ((await self.ask(question)) or "n").strip().lower()
             if answer in ("y", "yes"):
-                return for_console(await self.run(registry.run_action, self.ctx, self.actor, button.action_id,
-                                                  button.value))
+                return await self.run(registry.run_action, self.ctx, self.actor, button.action_id, button.value)
             if answer in ("n", "no", ""):
                 return Reply(f"Nothing changed, nobody told. To confirm later: `{command_for(button)}`.")
             question = "Confirm? Type y or n."

@@ -19,7 +19,7 @@ from typing import Callable, Protocol, TextIO
 from bot.console import ai as console_ai
 from bot.console.chat import CHANNEL, ConsoleChat, command_for, message_for
 from bot.console.feedback import HELP as FEEDBACK_HELP
-from bot.console.feedback import ConsoleFeedback, free_path, for_console
+from bot.console.feedback import COMMAND as FEEDBACK_COMMAND, ConsoleFeedback, free_path
 from bot.console.saved import ConsoleSaved
 from bot.console.use_saved import USAGE as USE_USAGE
 from bot.console.use_saved import ConsoleUseSaved
@@ -285,7 +285,7 @@ class Repl:
             return save_image(reply, self.workdir())
         if word == "help" or (word not in registry.COMMANDS):
             reply = Reply(f"{reply.text}\n{CONSOLE_HELP}\n{FEEDBACK_HELP}\n"
-                          f"{for_console(Reply(registry.feedback_help())).text}", ok=reply.ok)
+                          f"{registry.feedback_help(FEEDBACK_COMMAND)}", ok=reply.ok)
         return reply
 
     async def _button(self, word: str, text: str) -> Reply:
@@ -294,7 +294,7 @@ class Repl:
         if len(args) != 1:
             return _usage("Give the value shown after the word (as in `add 5:1`).", f"{word} <value>")
         reply = await self.ctx.run(registry.run_action, self.ctx, self.actor, TYPED_BUTTONS[word], args[0])
-        return for_console(reply)
+        return reply
 
     async def _answer(self, text: str, internal: bool) -> Reply | None:
         usage = NOTE_USAGE if internal else REPLY_USAGE

@@ -31,11 +31,7 @@ MESSAGE_ACTION = "logFeedback"  # the "Log as feedback" command's id in appPacka
 EXPORT_CONTEXT = {"export": "feedback"}  # carried by the file consent card, handed back on accept
 QUOTE_LIMIT = 2000  # a long email is quoted by its start; the ticket keeps the whole of it
 PREFIX = "@Pitchin "
-
-
-def for_teams(reply: Reply) -> Reply:
-    """The core writes usage lines for Slack's slash command; in Teams the command is a mention."""
-    return replace(reply, text=reply.text.replace("/feedback", f"{PREFIX}feedback"))
+COMMAND = f"{PREFIX}feedback"  # how the core's usage lines spell the command here
 
 
 def _number(value) -> int | None:
@@ -74,11 +70,11 @@ class TeamsFeedback:
         ticket_id = await self._db(tickets.ticket_in_thread, thread) if thread is not None else None
         if not text.strip():
             return self.form_button(ticket_id)
-        reply = await self._db(registry.run_feedback, actor, text, ticket_id)
+        reply = await self._db(registry.run_feedback, actor, text, ticket_id, COMMAND)
         if reply.file is not None:
             await self.hand_over(turn_context, reply)
             return None
-        return for_teams(reply)
+        return reply
 
     @staticmethod
     def form_button(ticket_id: int | None) -> Reply:
@@ -127,7 +123,7 @@ class TeamsFeedback:
                 return _refusal(f"Pitchin does not know the button “{clicked[0]}” here.")
             actor = await self.people.actor(turn_context)
             reply = await self._db(registry.run_action, actor, *clicked)
-            return render.dialog(render.dialog_card(for_teams(reply)), height="small")
+            return render.dialog(render.dialog_card(reply), height="small")
         if data.get("form") != render.FORM:
             return _refusal("Pitchin does not know this form. Open it again from the card or the message.")
         draft = await self._draft(data)
@@ -135,8 +131,8 @@ class TeamsFeedback:
         if problems:  # the same form again, as typed, with what is missing
             return render.dialog(render.feedback_form(draft, " ".join(problems)))
         actor = await self.people.actor(turn_context)
-        reply = await self._db(feedback.log, actor, draft)
-        return render.dialog(render.dialog_card(for_teams(reply)), height="medium" if reply.actions else "small")
+        reply = await self._db(feedback.log, actor, draft, COMMAND)
+        return render.dialog(render.dialog_card(reply), height="medium" if reply.actions else "small")
 
     # ------------------------------------------------------------ the message action "Log as feedback"
 

@@ -219,6 +219,16 @@ async def test_merge_status_top_search_and_export_to_a_file(term, store, tmp_pat
     assert "/feedback" not in out
 
 
+async def test_words_that_mention_slacks_command_are_shown_as_typed(term, store):
+    out = await term.type("feedback log Typing /feedback in Slack should open the form", "New card #1")
+    assert "New card #1 · Typing /feedback in Slack should open the form" in out
+    out = await term.type("feedback show 1", "Status:")
+    assert "Typing /feedback in Slack should open the form" in out
+    out = await term.type("feedback status 1 shipped Use /feedback alone: the form opens", "Confirm? (y/n)")
+    assert "Message: “Use /feedback alone: the form opens”" in out
+    await term.type("n", "Nothing changed, nobody told.")
+
+
 async def test_shipped_asks_first_then_emails_every_customer_once(tmp_path, store):
     smtp = SmtpSink()
     smtp.start()

@@ -313,6 +313,20 @@ async def test_merge_status_show_top_search(teams_stack):
     assert "@Pitchin feedback merge <card> into <card>" in helped.text and "/feedback" not in helped.text
 
 
+async def test_words_that_mention_slacks_command_are_shown_as_typed(teams_stack):
+    """Usage lines say @Pitchin feedback; what people wrote is never rewritten to say it."""
+    s = teams_stack
+    logged = await command(s, ANN, "feedback log Typing /feedback in Slack should open the form")
+    assert "New card #1 · Typing /feedback in Slack should open the form" in logged.text
+    shown = await command(s, ANN, "feedback show 1")
+    assert "Typing /feedback in Slack should open the form" in shown.text
+    assert "Typing /feedback" in (await command(s, ANN, "feedback search typing form slack")).text
+    preview = await command(s, ANN, "feedback status 1 shipped Use /feedback alone: the form opens")
+    assert "Message: “Use /feedback alone: the form opens”" in preview.text
+    wrong = await command(s, ANN, "feedback show 9")
+    assert "There is no card #9.\nUsage: @Pitchin feedback show <card>" in wrong.text
+
+
 async def test_export_in_a_channel_is_text_and_in_a_personal_chat_a_file(teams_stack):
     s = teams_stack
     await command(s, ANN, "feedback Dark mode")
