@@ -69,7 +69,8 @@ def _ratings(page: SurveyPage) -> str:
     links = []
     for rating in surveys.RATINGS:
         current = ' aria-current="true"' if rating == page.rating else ""
-        links.append(f'<a href="?rating={rating}"{current}>{escape(_rating_words(rating))}</a>')
+        # `again`: the page's own link, surely the customer's (a mail's links may be a scanner's)
+        links.append(f'<a href="?rating={rating}&amp;again=1"{current}>{escape(_rating_words(rating))}</a>')
     heading = "Changed your mind?" if page.rating else "How did we do?"
     return (f'<section class="box"><h2>{heading}</h2><div class="ratings">{"".join(links)}</div>'
             f'{_error(page, "rating")}</section>')

@@ -97,7 +97,8 @@ async def show(request: web.Request) -> web.Response:
     if not TOKEN_RE.match(token):
         return not_found()
     ctx = request.app[CTX]
-    page = await ctx.db.run(survey_answers.open_page, ctx, token, request.query.get("rating"))
+    page = await ctx.db.run(survey_answers.open_page, ctx, token, request.query.get("rating"),
+                            request.query.get("again") == "1")
     if not page.found:
         return not_found()
     key = form_key(await request.app[SECRET].get(ctx), token)

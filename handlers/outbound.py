@@ -5,7 +5,7 @@ once they went (or did not). Also the outbox keys and the helper that queues a j
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import event
 
@@ -47,12 +47,14 @@ def customer_key(ticket_id: int) -> str:
     return f"customer:ticket:{ticket_id}"
 
 
-def to_chat(ctx: Context, session, kind: str, ticket_id: int, skip: str | None = None, **payload) -> None:
-    """Queue a chat job on every platform (but ``skip``, where the thing happened and is seen already)."""
+def to_chat(ctx: Context, session, kind: str, ticket_id: int, skip: str | None = None,
+            run_after: datetime | None = None, **payload) -> None:
+    """Queue a chat job on every platform (but ``skip``, where the thing happened and is seen already),
+    due at once or at ``run_after``."""
     for platform in ctx.platforms:
         if platform != skip:
             repos.enqueue(session, kind, {"platform": platform, "ticket_id": ticket_id, **payload},
-                          chat_key(platform, ticket_id), flush=False)
+                          chat_key(platform, ticket_id), run_after=run_after, flush=False)
 
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Mapping
 
@@ -27,6 +27,11 @@ from storage.models import Setting, Survey, Ticket
 COMMENT_LIMIT = 2000  # characters of a comment
 OTHER_LIMIT = 200  # characters of "How did you hear about us?" in the customer's own words
 NPS_SCORES = range(0, 11)
+# Two different ratings from the mail's links within this long are no customer's: mail scanners
+# (Mimecast, Proofpoint, Barracuda, …) open every link of a mail as it arrives, one after another in
+# a second or two. Neither counts, and a thread notice of the first is held this long so that it can
+# be taken back. A person reads the page before clicking again, and the page's own links say so.
+SCANNER_SECONDS = 10
 
 # control characters other than tab and newline: PostgreSQL refuses NUL in text, and the others
 # only ever arrive by accident or on purpose, never typed
@@ -52,6 +57,7 @@ class SurveyPage:
     referral_other: str = ""
     ask_nps: bool = False  # this page asks the NPS question and "How did you hear about us?"
     recorded: tuple[str, ...] = ()  # what this request stored: "rating", "comment", "nps", "referral"
+    scanned: bool = False  # this link was one of a mail scanner's burst: no rating was recorded
     errors: Mapping[str, str] = field(default_factory=dict)  # field name → what is wrong and what to do
 
     @property
@@ -147,31 +153,48 @@ def _set_rating(survey: Survey, rating: str, now: datetime) -> None:
         survey.rating, survey.rated_at = rating, now
 
 
-def _finish(ctx: Context, session, survey: Survey, before: Answers) -> None:
+def _scanner_burst(survey: Survey, rating: str, now: datetime) -> bool:
+    """Whether a rating from the mail's link is one of a scanner's burst: another rating came by link
+    moments ago, or a burst was seen moments ago (a scanner opens all three links)."""
+    window = timedelta(seconds=SCANNER_SECONDS)
+
+    def lately(moment: datetime | None) -> bool:
+        return moment is not None and now - _aware(moment) < window
+
+    return lately(survey.scanned_at) or (survey.rating not in (None, rating) and lately(survey.rated_at))
+
+
+def _finish(ctx: Context, session, survey: Survey, before: Answers, hold: timedelta | None = None) -> None:
     session.add(survey)
     ticket = session.get(Ticket, survey.ticket_id)
     if ticket is not None:
-        survey_notices.queue_if_news(ctx, session, survey, ticket, before)
+        survey_notices.queue_if_news(ctx, session, survey, ticket, before, hold)
 
 
-def open_page(ctx: Context, token: str, rating: str | None = None) -> SurveyPage:
-    """A survey link was opened: record ``rating`` (when it is one) and say what the page shows."""
+def open_page(ctx: Context, token: str, rating: str | None = None, from_page: bool = False) -> SurveyPage:
+    """A survey link was opened: record ``rating`` (when it is one) and say what the page shows.
+    ``from_page``: the link is the page's own ("Changed your mind?"), not the mail's, so it is the
+    customer's for sure; a rating from the mail's link may be a mail scanner's (``SCANNER_SECONDS``)."""
     now = ctx.now()
     with ctx.db.transaction() as session:
         survey = find_survey(session, token, now, lock=True)
         if survey is None:
             return NOT_FOUND
         before = Answers.of(survey)
-        recorded, errors = [], {}
+        recorded, errors, scanned = [], {}, False
         if rating is not None and rating != "":
-            if rating in surveys.RATINGS:
+            if rating not in surveys.RATINGS:
+                errors["rating"] = _rating_error(rating)
+            elif not from_page and _scanner_burst(survey, rating, now):
+                survey.rating, survey.rated_at, survey.scanned_at = None, None, now
+                survey_notices.withdraw(ctx, session, survey)
+                scanned = True
+            else:
                 _set_rating(survey, rating, now)
                 recorded.append("rating")
-            else:
-                errors["rating"] = _rating_error(rating)
         _offer_nps_once(session, survey, now)
-        _finish(ctx, session, survey, before)
-        return _page(ctx, session, survey, recorded, errors)
+        _finish(ctx, session, survey, before, None if from_page else timedelta(seconds=SCANNER_SECONDS))
+        return replace(_page(ctx, session, survey, recorded, errors), scanned=scanned)
 
 
 def clean_text(value: object) -> str:

@@ -4,19 +4,26 @@ Bad news ("Not good", or an NPS of 0–6) mentions whoever answered and carries 
 following up is one click; a comment with any rating is posted too. Each goes once per change of the
 answer, never once per page view, through the outbox in the answer's own transaction. The
 customer's words are neutral text in the card: every platform shows them exactly as written.
+
+A rating from the mail's link is held a few seconds before it is posted (survey_answers'
+SCANNER_SECONDS): a mail scanner opening every link is seen by then, and its notice withdrawn. A
+newer answer replaces a notice still waiting, since each card shows all the answers so far.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
 
 from handlers import surveys
 from handlers.base import Button, Card, PersonRef, Rich
 from handlers.card_json import card_to_json
 from handlers.context import Context
-from handlers.outbound import CHAT_NOTICE, to_chat, wake_after_commit
+from handlers.outbound import CHAT_NOTICE, chat_key, to_chat, wake_after_commit
 from storage import repos
-from storage.models import Survey, Ticket
+from storage.models import OutboxJob, Survey, Ticket
 
 DETRACTOR_MAX = 6  # NPS 0–6: a detractor (7–8 passive, 9–10 promoter)
 REOPEN = "ticket.reopen"
@@ -51,17 +58,31 @@ def news(before: Answers, after: Answers) -> bool:
     return became_not_good or became_detractor or new_comment
 
 
-def queue_if_news(ctx: Context, session, survey: Survey, ticket: Ticket, before: Answers) -> bool:
-    """Queue the thread notice (on every platform) when the answer changed in a way worth telling."""
+def queue_if_news(ctx: Context, session, survey: Survey, ticket: Ticket, before: Answers,
+                  hold: timedelta | None = None) -> bool:
+    """Queue the thread notice (on every platform) when the answer changed in a way worth telling;
+    ``hold``: not before that long from now (a rating from the mail's link may be a mail scanner's,
+    ``withdraw`` takes it back)."""
     after = Answers.of(survey)
     if not news(before, after):
         return False
     answerer_id = survey.answered_by_id or ticket.claimed_by_id
     answerer = repos.person_refs(session, [answerer_id]).get(answerer_id)
     card = notice_card(ticket, survey, after, answerer)
-    to_chat(ctx, session, CHAT_NOTICE, ticket.id, text=notice_text(ticket, after), card=card_to_json(card))
+    withdraw(ctx, session, survey)  # one still waiting (held) is out of date: this card shows every answer
+    to_chat(ctx, session, CHAT_NOTICE, ticket.id, run_after=ctx.now() + hold if hold else None,
+            text=notice_text(ticket, after), card=card_to_json(card), survey_id=survey.id)
     wake_after_commit(ctx, session)
     return True
+
+
+def withdraw(ctx: Context, session, survey: Survey) -> int:
+    """Cancel this survey's notices still waiting to be posted (held ones: ``queue_if_news``); how many."""
+    keys = [chat_key(platform, survey.ticket_id) for platform in ctx.platforms]
+    waiting = session.execute(select(OutboxJob).where(
+        OutboxJob.kind == CHAT_NOTICE, OutboxJob.state == "pending", OutboxJob.ordering_key.in_(keys))).scalars()
+    return sum(repos.cancel_job(session, job.id, ctx.now()) for job in waiting
+               if job.payload.get("survey_id") == survey.id)
 
 
 def _rating_words(rating: str) -> str:

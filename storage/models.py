@@ -424,6 +424,9 @@ class Survey(SQLModel, table=True):
     expires_at: datetime
     rating: Optional[str] = None
     rated_at: Optional[datetime] = Field(default=None, index=True)
+    # the mail's rating links were opened one after another within seconds: a mail scanner checking
+    # them, not the customer (handlers/survey_answers.py): no rating counts from that burst
+    scanned_at: Optional[datetime] = None
     comment: Optional[str] = None
     commented_at: Optional[datetime] = None
     nps_offered: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, default=False,

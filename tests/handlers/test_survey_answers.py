@@ -4,13 +4,14 @@ and the news in the ticket's thread. On SQLite and PostgreSQL, through the real 
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlmodel import select
 
 from bot.delivery import DeliveryWorker
-from handlers import survey_answers, surveys, tickets
+from handlers import stats, survey_answers, surveys, tickets
 from handlers.base import PersonRef
 from handlers.card_json import card_from_json
 from handlers.context import Context
@@ -216,7 +217,7 @@ def _card(payload):
     return card_from_json(payload["card"])
 
 
-async def test_not_good_reaches_the_answerer_in_the_thread_once_with_reopen(any_ctx, any_worker, chat):
+async def test_not_good_reaches_the_answerer_in_the_thread_once_with_reopen(any_ctx, any_worker, chat, clock):
     ticket_id = answered_and_closed(any_ctx)
     await drain(any_worker)
     token = survey_of(any_ctx, ticket_id)
@@ -233,6 +234,9 @@ async def test_not_good_reaches_the_answerer_in_the_thread_once_with_reopen(any_
     assert [(b.label, b.action_id, b.value) for b in card.actions] == [("Reopen", "ticket.reopen", str(ticket_id))]
 
     await drain(any_worker)
+    assert "root-1" not in chat.thread_cards  # held a few seconds: a mail scanner's click is taken back
+    clock.advance(survey_answers.SCANNER_SECONDS)
+    await drain(any_worker)
     (posted,) = chat.thread_cards["root-1"]
     assert posted == card  # the worker hands the card itself to the platform
 
@@ -241,14 +245,81 @@ async def test_not_good_reaches_the_answerer_in_the_thread_once_with_reopen(any_
     submit(any_ctx, token, {"comment": "Nobody read my question."})
     assert len(notices(any_ctx)) == 2
     assert _card(notices(any_ctx)[-1]).body == "Nobody read my question."
-    # back to Great and then Not good again: told again
+    # back to Great and then Not good again, a minute apart: told again
     open_page(any_ctx, token, "great")
     assert len(notices(any_ctx)) == 2
+    clock.advance(60)
     open_page(any_ctx, token, "not_good")
     assert len(notices(any_ctx)) == 3
     # and the colleague reopens it in one click
     reply = tickets.reopen(any_ctx, ANN, int(_card(notices(any_ctx)[-1]).actions[0].value))
     assert reply.text == f"You reopened #{ticket_id}."
+
+
+async def test_a_mail_scanner_opening_every_link_counts_for_nothing_and_tells_nobody(any_ctx, any_worker, chat,
+                                                                                     clock):
+    ticket_id = answered_and_closed(any_ctx)
+    await drain(any_worker)
+    token = survey_of(any_ctx, ticket_id)
+    with any_ctx.db.transaction(read_only=True) as session:
+        posted_before = len(session.exec(select(OutboxJob).where(OutboxJob.state == "done")).all())
+    first = open_page(any_ctx, token, "not_good")  # the scanner opens the links in the mail's order…
+    assert first.recorded == ("rating",) and len(notices(any_ctx)) == 1  # held, not posted yet
+    clock.advance(1)
+    second = open_page(any_ctx, token, "great")  # …one after another
+    assert second.scanned and second.rating is None and second.recorded == ()
+    clock.advance(1)
+    third = open_page(any_ctx, token, "okay")
+    assert third.scanned and third.rating is None
+    survey = stored(any_ctx, token)
+    assert survey.rating is None and survey.rated_at is None and survey.scanned_at is not None
+    clock.advance(60)
+    await drain(any_worker)
+    assert "root-1" not in chat.thread_cards  # the held "Not good" was taken back: nobody was told
+    with any_ctx.db.transaction(read_only=True) as session:
+        states = [j.state for j in session.exec(select(OutboxJob).where(OutboxJob.kind == "chat.notice")).all()]
+        assert states == ["cancelled"]
+        assert len(session.exec(select(OutboxJob).where(OutboxJob.state == "done")).all()) == posted_before
+        ratings, _ = stats.satisfaction(session, clock.now() - timedelta(days=1), clock.now())
+    assert ratings.total == 0
+
+    # the customer's own click, later, counts and is told
+    page = open_page(any_ctx, token, "not_good")
+    assert page.recorded == ("rating",) and not page.scanned and stored(any_ctx, token).rating == "not_good"
+    clock.advance(survey_answers.SCANNER_SECONDS)
+    await drain(any_worker)
+    assert len(chat.thread_cards["root-1"]) == 1
+
+
+async def test_a_comment_right_after_the_click_makes_one_post_with_both(any_ctx, any_worker, chat):
+    ticket_id = answered_and_closed(any_ctx)
+    await drain(any_worker)
+    token = survey_of(any_ctx, ticket_id)
+    open_page(any_ctx, token, "not_good")  # held a few seconds
+    submit(any_ctx, token, {"comment": "Nobody read my question."})  # replaces it, at once
+    await drain(any_worker)
+    (posted,) = chat.thread_cards["root-1"]
+    assert ("Rating", ("🙁 Not good",)) in posted.fields and posted.body == "Nobody read my question."
+    with any_ctx.db.transaction(read_only=True) as session:
+        jobs = session.exec(select(OutboxJob).where(OutboxJob.kind == "chat.notice").order_by(OutboxJob.id)).all()
+    assert [j.state for j in jobs] == ["cancelled", "done"]
+
+
+def test_a_change_of_mind_on_the_page_counts_however_quick(any_ctx, clock):
+    token = survey_of(any_ctx, answered_and_closed(any_ctx))
+    open_page(any_ctx, token, "great")
+    clock.advance(2)
+    page = open_page(any_ctx, token, "not_good", from_page=True)
+    assert page.rating == "not_good" and page.recorded == ("rating",) and not page.scanned
+    (notice,) = notices(any_ctx)
+    with any_ctx.db.transaction(read_only=True) as session:
+        (job,) = session.exec(select(OutboxJob).where(OutboxJob.kind == "chat.notice")).all()
+    assert job.run_after.replace(tzinfo=None) <= clock.now().replace(tzinfo=None)  # the customer's: not held
+    # two different links of the mail seconds apart are a scanner's, even after a real answer
+    clock.advance(120)
+    open_page(any_ctx, token, "great")
+    clock.advance(1)
+    assert open_page(any_ctx, token, "okay").scanned and stored(any_ctx, token).rating is None
 
 
 async def test_a_detractor_score_is_bad_news_even_after_great(any_ctx):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from handlers import surveys
+from handlers import survey_answers, surveys
 from storage.models import Ticket
+from tests.conftest import FakeClock
 from tests.fakes.teams_connector import card_actions, card_text
 from tests.slack.test_ticket_loop import block_texts, buttons
 from tests.stack import raw_mail
@@ -18,6 +19,7 @@ from tests.teams.stack import ANN, start_teams_stack, stop_teams_stack
 async def both(sqlite_url):
     s = await start_teams_stack(sqlite_url, with_slack=True)
     s.pitchin.ctx.public_url = s.base
+    s.pitchin.ctx.clock = FakeClock()  # real time, until a test moves it on
     await s.choose_channel()
     yield s
     await stop_teams_stack(s)
@@ -44,6 +46,9 @@ async def test_not_good_mentions_the_answerer_on_teams_with_reopen_and_shows_on_
 
     async with s.http.get(survey_link(s, ticket, "not_good")) as resp:
         assert resp.status == 200 and "You said: Not good" in await resp.text()
+    # a rating from the mail's link is held a few seconds (a mail scanner's would be taken back)
+    s.pitchin.ctx.clock.advance(survey_answers.SCANNER_SECONDS)
+    s.pitchin.ctx.wake()
 
     (notice,) = await s.teams.wait_for("send", where=lambda c: c.thread == root and "Survey answer" in c.text)
     shown = card_text(notice.card)

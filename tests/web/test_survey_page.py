@@ -59,8 +59,8 @@ async def test_the_link_records_the_rating_and_shows_the_page(client, web_ctx):
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert "<script" not in page and "src=" not in page and "://" not in page  # nothing from elsewhere
     # the three answers, to change it, the current one marked
-    assert '<a href="?rating=great" aria-current="true">' in page
-    assert '<a href="?rating=okay">' in page and '<a href="?rating=not_good">' in page
+    assert '<a href="?rating=great&amp;again=1" aria-current="true">' in page
+    assert '<a href="?rating=okay&amp;again=1">' in page and '<a href="?rating=not_good&amp;again=1">' in page
     # the first page she sees in 90 days asks NPS (0–10) and how she heard about us
     assert "How likely is it that you would recommend Acme to a friend or colleague?" in page
     assert all(f'name="nps" value="{n}"' in page for n in range(11)) and 'value="11"' not in page
@@ -68,6 +68,19 @@ async def test_the_link_records_the_rating_and_shows_the_page(client, web_ctx):
     assert all(f'name="referral" value="{key}"' in page for key in (*surveys.REFERRALS, surveys.OTHER))
     assert f'<form class="box" method="post" action="{token}">' in page
     assert stored(web_ctx, token).rating == "great"
+
+
+async def test_the_pages_own_links_change_the_answer_at_once_the_mails_twice_in_seconds_do_not(client, web_ctx):
+    token = survey_of(web_ctx, answered_and_closed(web_ctx))
+    await open_link(client, token, "great")
+    # the customer changes their mind on the page straight away: the page's link says it is theirs
+    async with client.get(f"/survey/{token}?rating=not_good&again=1") as resp:
+        page = await resp.text()
+    assert "You said: Not good" in page and stored(web_ctx, token).rating == "not_good"
+    # two different links of the mail within seconds: a mail scanner checking them; neither counts
+    _, page = await open_link(client, token, "okay")
+    assert "How did we do?" in page and "You said" not in page
+    assert stored(web_ctx, token).rating is None and stored(web_ctx, token).scanned_at is not None
 
 
 async def test_the_form_is_sent_and_thanked_for(client, web_ctx):
