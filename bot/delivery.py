@@ -85,13 +85,13 @@ class DeliveryWorker:
         self._next_prune = 0.0  # time.monotonic() of the next look for old jobs: at once, then hourly
         self._explained: set[str] = set()  # Refusal.key of each refusal whose advice this process logged
         self.handlers: dict[str, Callable[[OutboxJob], Awaitable[None]]] = {
-            "chat.post_ticket": self._post_ticket,
-            "chat.update_ticket": self._update_ticket,
-            "chat.customer_message": self._customer_message,
-            "chat.notice": self._notice,
-            "chat.mark_delivery": self._mark_delivery,
-            "customer.reply": self._customer_reply,
-            "customer.suggestion": self._customer_suggestion,
+            outbound.CHAT_POST_TICKET: self._post_ticket,
+            outbound.CHAT_UPDATE_TICKET: self._update_ticket,
+            outbound.CHAT_CUSTOMER_MESSAGE: self._customer_message,
+            outbound.CHAT_NOTICE: self._notice,
+            outbound.CHAT_MARK_DELIVERY: self._mark_delivery,
+            outbound.CUSTOMER_REPLY: self._customer_reply,
+            outbound.CUSTOMER_SUGGESTION: self._customer_suggestion,
             survey_send.SURVEY_JOB: self._customer_survey,
             outbound.CHAT_DIRECT: self._direct,
             outbound.CHAT_POST: self._post,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from handlers.base import Actor, Button, Reply
 from handlers.context import Context
 from handlers.customers import customer_key, parse_customer
-from handlers.outbound import name_of
+from handlers.outbound import CUSTOMER_SUGGESTION, name_of
 from storage import repos
 from storage.models import (FeedbackDraft, Identity, SuggestionCard, SuggestionNotice, SuggestionRequest, Ticket)
 
@@ -457,12 +457,12 @@ def announce(ctx: Context, actor: Actor, value: str) -> Reply:
                 session.add(SuggestionNotice(card_id=card.id, recipient=key, outcome=data["outcome"]))
             session.flush()
             for key, req in customers.items():
-                repos.enqueue(session, "customer.suggestion", {"card_id": card.id, "outcome": data["outcome"],
+                repos.enqueue(session, CUSTOMER_SUGGESTION, {"card_id": card.id, "outcome": data["outcome"],
                                                                "email": req.customer_email, "name": req.customer_name,
                                                                "message": data["message"]},
                               f"customer:suggestion:{card.id}")
             for key, (ticket, req) in webhooks.items():
-                repos.enqueue(session, "customer.suggestion", {"card_id": card.id, "outcome": data["outcome"],
+                repos.enqueue(session, CUSTOMER_SUGGESTION, {"card_id": card.id, "outcome": data["outcome"],
                                                                "email": req.customer_email, "name": req.customer_name,
                                                                "message": data["message"], "ticket_id": ticket.id},
                               f"customer:suggestion:{card.id}")

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from handlers.base import InboundMessage
 from handlers.context import Context
-from handlers.outbound import chat_key
+from handlers.outbound import CHAT_NOTICE, chat_key
 from storage import repos
 from storage.models import Ticket
 
@@ -41,14 +41,14 @@ def queue_fold_notice(ctx: Context, session, ticket: Ticket, msg: InboundMessage
     for platform in ctx.platforms:
         key = chat_key(platform, ticket.id)
         job = repos.last_job_if_waiting(session, key)
-        fold = (job.payload.get("fold") if job is not None and job.kind == "chat.notice" else None)
+        fold = (job.payload.get("fold") if job is not None and job.kind == CHAT_NOTICE else None)
         if fold is not None:
             fold = {**fold, "count": fold["count"] + 1, "shown": (fold["shown"] + [quote])[:SHOWN]}
             job.payload = {**job.payload, "fold": fold, "text": fold_text(msg.sender_email, ticket.id, fold)}
             session.add(job)
             continue
         fold = {"count": 1, "shown": [quote]}
-        repos.enqueue(session, "chat.notice",
+        repos.enqueue(session, CHAT_NOTICE,
                       {"platform": platform, "ticket_id": ticket.id, "fold": fold,
                        "text": fold_text(msg.sender_email, ticket.id, fold)},
                       key, run_after=ctx.now() + timedelta(seconds=BATCH_SECONDS), flush=False)

@@ -17,10 +17,19 @@ from handlers.context import Context
 from storage import repos
 from storage.models import OutboxJob, ThreadAnchor, Ticket, TicketMessage
 
+# job kinds about one ticket (payloads: {platform, ticket_id, …}, ordered by chat_key)
+CHAT_POST_TICKET = "chat.post_ticket"  # the ticket's card in the support channel
+CHAT_UPDATE_TICKET = "chat.update_ticket"  # its card redrawn (claimed, closed, …)
+CHAT_CUSTOMER_MESSAGE = "chat.customer_message"  # a later customer message, in its thread
+CHAT_NOTICE = "chat.notice"  # {…, text, card?, failure?}: a line (or a card) in a ticket's thread
+CHAT_MARK_DELIVERY = "chat.mark_delivery"  # {message ref, state, text, receipt}: a reply's delivery shown
+# job kinds for customers (ordered by customer_key)
+CUSTOMER_REPLY = "customer.reply"  # {reply_id}: an employee's reply, after its undo window
+CUSTOMER_SUGGESTION = "customer.suggestion"  # {card_id, outcome, …}: "your suggestion shipped"
+
 # job kinds that are not about one ticket
 CHAT_POST = "chat.post"  # {platform, channel, text, card?}: a post in any channel of one platform
 CHAT_DIRECT = "chat.direct"  # {person_id, text, card?}: to a colleague, on the first platform that reaches them
-CHAT_NOTICE = "chat.notice"  # {platform, ticket_id, text, card?, failure?}: a line (or a card) in a ticket's thread
 CHAT_USERGROUP = "chat.usergroup"  # {platform, usergroup, person_ids}: a user group's members become those people
 
 # a job that keeps failing is retried for this long after it was queued, then Pitchin gives up and
@@ -164,7 +173,7 @@ def reply_delivered(ctx: Context, reply_id: int, had_failed: bool) -> None:
             mark(session, reply, "recovered" if had_failed else "sent", f"{sent} after all." if had_failed else f"{sent}.")
         author = repos.person_refs(session, [reply.author_person_id]).get(reply.author_person_id)
         # people on the other platforms see the answer in their thread
-        to_chat(ctx, session, "chat.notice", ticket.id, skip=(reply.chat_ref or {}).get("platform"),
+        to_chat(ctx, session, CHAT_NOTICE, ticket.id, skip=(reply.chat_ref or {}).get("platform"),
                  text=f"✉️ {name_of(author)} answered {ticket.customer_email}:\n{reply.text}")
     ctx.wake()
 
@@ -197,15 +206,15 @@ def reply_failed(ctx: Context, reply_id: int, error: str, first_failure: bool, p
                 mark(session, reply, "gave_up" if permanent else "failed",
                      failure_text(ticket, error, permanent, timed_out))
             then = _gave_up(timed_out) if permanent else "Pitchin keeps trying and will show ✅ when it goes through."
-            to_chat(ctx, session, "chat.notice", ticket.id,
+            to_chat(ctx, session, CHAT_NOTICE, ticket.id,
                      text=f"⚠️ Your reply to {ticket.customer_email} has not been delivered: {error}. {then}")
     ctx.wake()
 
 
 def mark(session, reply: TicketMessage, state: str, text: str) -> None:
-    """Queue showing a reply's delivery where it was written (a "chat.mark_delivery" job)."""
+    """Queue showing a reply's delivery where it was written (a CHAT_MARK_DELIVERY job)."""
     ref = reply.chat_ref
-    repos.enqueue(session, "chat.mark_delivery",
+    repos.enqueue(session, CHAT_MARK_DELIVERY,
                   {**ref, "state": state, "text": text, "receipt": reply.receipt_ref, "ticket_id": reply.ticket_id},
                   chat_key(ref["platform"], reply.ticket_id))
 
@@ -227,7 +236,7 @@ def anchor_in(session, ticket_id: int, thread: ThreadRef, full_text: bool = Fals
     if full_text:
         first = repos.first_customer_message(session, ticket_id)
         if first is not None:
-            repos.enqueue(session, "chat.notice", {"platform": thread.platform, "ticket_id": ticket_id,
+            repos.enqueue(session, CHAT_NOTICE, {"platform": thread.platform, "ticket_id": ticket_id,
                                                    "text": f"Full message:\n{first.text}"},
                           chat_key(thread.platform, ticket_id))
 
@@ -336,10 +345,10 @@ def set_usergroup(ctx: Context, session, platform: str, usergroup: str, person_i
 
 # what a ticket's chat job was doing, in the words of a notice in that ticket's thread
 _WHAT = {
-    "chat.update_ticket": "redraw this ticket's card",
-    "chat.customer_message": "post the customer's message here (it is kept with the ticket)",
+    CHAT_UPDATE_TICKET: "redraw this ticket's card",
+    CHAT_CUSTOMER_MESSAGE: "post the customer's message here (it is kept with the ticket)",
     CHAT_NOTICE: "post a notice here",
-    "chat.mark_delivery": "show a reply's delivery on its message",
+    CHAT_MARK_DELIVERY: "show a reply's delivery on its message",
 }
 
 
@@ -359,12 +368,12 @@ def job_ended(ctx: Context, session, kind: str, payload: dict, error: str, gave_
     ticket_id, platform = payload.get("ticket_id"), payload.get("platform")
     if ticket_id is None or platform is None or payload.get("failure"):
         return
-    if kind == "chat.post_ticket":
+    if kind == CHAT_POST_TICKET:
         to_chat(ctx, session, CHAT_NOTICE, ticket_id, skip=platform, failure=True,
                 text=ended_text(f"post this ticket on {platform}", error, gave_up))
     elif same_platform and kind in _WHAT and repos.anchor_for(session, ticket_id, platform) is not None:
         what = _WHAT[kind]
-        if kind == "chat.mark_delivery" and payload.get("text"):
+        if kind == CHAT_MARK_DELIVERY and payload.get("text"):
             what += f" (“{payload['text']}”)"
         repos.enqueue(session, CHAT_NOTICE, {"platform": platform, "ticket_id": ticket_id, "failure": True,
                                              "text": ended_text(what, error, gave_up)},
@@ -377,4 +386,4 @@ def job_ended(ctx: Context, session, kind: str, payload: dict, error: str, gave_
 def ticket_post_pending(ctx: Context, ticket_id: int, platform: str) -> bool:
     """Whether the ticket's root post on ``platform`` is still to be made (queued and not ended)."""
     with ctx.db.transaction(read_only=True) as session:
-        return repos.pending_job_of_kind(session, chat_key(platform, ticket_id), "chat.post_ticket")
+        return repos.pending_job_of_kind(session, chat_key(platform, ticket_id), CHAT_POST_TICKET)

@@ -172,5 +172,5 @@ def nudge(ctx: Context, session, ticket_id: int, person_id: int, hours: float) -
                             f"claimed: {line}\nAnswer in its thread, or unclaim it so someone else can.")
 
 
-__all__ = ["unclaimed_since", "unanswered_since", "on_duty_reminder", "today_on_support", "heads_up", "follow_duty",
+__all__ = ["on_duty_reminder", "today_on_support", "heads_up", "follow_duty",
            "to_person_on_duty", "to_support_channel", "nudge"]

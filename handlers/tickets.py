@@ -26,7 +26,8 @@ from handlers.base import (
 from handlers import floods, message_ids, reply_text
 from handlers.cards import ticket_state
 from handlers.context import Context
-from handlers.outbound import customer_key, name_of, ref_dict, to_chat, where_to
+from handlers.outbound import (CHAT_CUSTOMER_MESSAGE, CHAT_NOTICE, CHAT_POST_TICKET, CHAT_UPDATE_TICKET, CUSTOMER_REPLY,
+                               customer_key, name_of, ref_dict, to_chat, where_to)
 from storage import repos
 from storage.models import Ticket, TicketMessage
 
@@ -111,10 +112,10 @@ def _intake(ctx: Context, msg: InboundMessage) -> IntakeResult:
         session.flush()
 
         if new_ticket:
-            to_chat(ctx, session, "chat.post_ticket", ticket.id)
+            to_chat(ctx, session, CHAT_POST_TICKET, ticket.id)
             return IntakeResult(ticket.id, message.id, new_ticket=True)
         if msg.auto_reply:  # shown in the thread; the ticket stays as it is
-            to_chat(ctx, session, "chat.notice", ticket.id,
+            to_chat(ctx, session, CHAT_NOTICE, ticket.id,
                     text=f"🤖 An automatic reply came in ({msg.auto_reply}); the ticket stays as it is:\n{msg.text}")
             return IntakeResult(ticket.id, message.id, new_ticket=False)
         reopened = repos.try_reopen(session, ticket.id)
@@ -123,9 +124,9 @@ def _intake(ctx: Context, msg: InboundMessage) -> IntakeResult:
         if folded:
             floods.queue_fold_notice(ctx, session, ticket, msg)
         else:
-            to_chat(ctx, session, "chat.customer_message", ticket.id, message_id=message.id, reopened=reopened)
+            to_chat(ctx, session, CHAT_CUSTOMER_MESSAGE, ticket.id, message_id=message.id, reopened=reopened)
         if reopened:
-            to_chat(ctx, session, "chat.update_ticket", ticket.id)
+            to_chat(ctx, session, CHAT_UPDATE_TICKET, ticket.id)
         reason = f"{msg.sender_email} opened more than {floods.MAX_NEW_TICKETS} tickets in an hour" if folded else None
         return IntakeResult(ticket.id, message.id, new_ticket=False, folded=folded, reason=reason)
 
@@ -143,7 +144,7 @@ def claim(ctx: Context, actor: Actor, ticket_id: int) -> Reply:
         if session.get(Ticket, ticket_id) is None:
             return _unknown(ticket_id)
         if repos.try_claim(session, ticket_id, person.id):
-            to_chat(ctx, session, "chat.update_ticket", ticket_id)
+            to_chat(ctx, session, CHAT_UPDATE_TICKET, ticket_id)
             won = True
         else:
             won = False
@@ -170,7 +171,7 @@ def unclaim(ctx: Context, actor: Actor, ticket_id: int) -> Reply:
             return _unknown(ticket_id)
         done = repos.try_unclaim(session, ticket_id, person.id)
         if done:
-            to_chat(ctx, session, "chat.update_ticket", ticket_id)
+            to_chat(ctx, session, CHAT_UPDATE_TICKET, ticket_id)
         else:
             ticket = repos.fresh_ticket(session, ticket_id)
             holder = repos.person_refs(session, [ticket.claimed_by_id]).get(ticket.claimed_by_id)
@@ -193,7 +194,7 @@ def close(ctx: Context, actor: Actor, ticket_id: int) -> Reply:
             return _unknown(ticket_id)
         done = repos.try_close(session, ticket_id, person.id, ctx.now())
         if done:
-            to_chat(ctx, session, "chat.update_ticket", ticket_id)
+            to_chat(ctx, session, CHAT_UPDATE_TICKET, ticket_id)
         else:
             ticket = repos.fresh_ticket(session, ticket_id)
             closer = repos.person_refs(session, [ticket.closed_by_id]).get(ticket.closed_by_id)
@@ -214,7 +215,7 @@ def reopen(ctx: Context, actor: Actor, ticket_id: int) -> Reply:
             return _unknown(ticket_id)
         done = repos.try_reopen(session, ticket_id)
         if done:
-            to_chat(ctx, session, "chat.update_ticket", ticket_id)
+            to_chat(ctx, session, CHAT_UPDATE_TICKET, ticket_id)
     if done:
         ctx.wake()
         return Reply(f"You reopened #{ticket_id}.")
@@ -282,7 +283,7 @@ def answer(ctx: Context, actor: Actor, ticket_id: int, text: str, source: Messag
                 session.add(TicketMessage(ticket_id=ticket_id, kind="note", author_person_id=person.id, text=text,
                                           external_key=key, chat_ref=ref))
                 # people on the other platforms see the note in their thread
-                to_chat(ctx, session, "chat.notice", ticket_id, skip=source.platform,
+                to_chat(ctx, session, CHAT_NOTICE, ticket_id, skip=source.platform,
                          text=f"📝 {person.name} (internal): {text}" if text else f"📝 {person.name} wrote an internal note.")
             else:
                 reply = TicketMessage(ticket_id=ticket_id, kind="reply", author_person_id=person.id, text=text,
@@ -290,12 +291,12 @@ def answer(ctx: Context, actor: Actor, ticket_id: int, text: str, source: Messag
                                       email_message_id=message_ids.make(ctx.mail_domain))
                 session.add(reply)
                 session.flush()
-                job = repos.enqueue(session, "customer.reply", {"reply_id": reply.id}, customer_key(ticket_id),
+                job = repos.enqueue(session, CUSTOMER_REPLY, {"reply_id": reply.id}, customer_key(ticket_id),
                                     run_after=ctx.now() + timedelta(seconds=ctx.undo_seconds))
                 reply.delivery_job_id = job.id
                 session.add(reply)
                 if claimed_now:
-                    to_chat(ctx, session, "chat.update_ticket", ticket_id)
+                    to_chat(ctx, session, CHAT_UPDATE_TICKET, ticket_id)
                 reply_id = reply.id
     except IntegrityError:
         return None  # the same platform message, handled a moment ago by a concurrent retry

@@ -1,6 +1,7 @@
-"""Nothing reaches a customer but a person's reply: the only code that queues a "customer.reply" job is
-handlers.tickets.answer, the verb every reply goes through (typed in a thread, sent from an AI draft,
-or from a saved reply). Read from the source itself, so a new path cannot slip in unnoticed."""
+"""Nothing reaches a customer but a person's reply: the only code that queues a "customer.reply" job
+(handlers.outbound.CUSTOMER_REPLY) is handlers.tickets.answer, the verb every reply goes through
+(typed in a thread, sent from an AI draft, or from a saved reply). Read from the source itself, so a
+new path cannot slip in unnoticed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 KIND = "customer.reply"
+NAME = "CUSTOMER_REPLY"  # handlers.outbound's name for the kind
 
 
 def _functions(tree: ast.AST):
@@ -26,7 +28,9 @@ def _functions(tree: ast.AST):
 
 
 def _mentions_kind(node: ast.AST) -> bool:
-    return any(isinstance(n, ast.Constant) and n.value == KIND for n in ast.walk(node))
+    """The kind written out, or by its name (``CUSTOMER_REPLY``, ``outbound.CUSTOMER_REPLY``)."""
+    return any((isinstance(n, ast.Constant) and n.value == KIND) or (isinstance(n, ast.Name) and n.id == NAME)
+               or (isinstance(n, ast.Attribute) and n.attr == NAME) for n in ast.walk(node))
 
 
 def queue_sites(source: str, filename: str) -> set[tuple[str, str]]:
@@ -63,8 +67,17 @@ def test_the_scan_finds_every_way_of_queueing_one():
         "            session.add(OutboxJob(kind='customer.reply'))\n        inner()\n"
         "def d(session):\n    enqueue(session, kind='customer.reply')\n"
         "def e(session):\n    repos.enqueue(session, 'chat.notice', {})\n"
+        "def f(session):\n    repos.enqueue(session, CUSTOMER_REPLY, {})\n"
+        "def g(session):\n    session.add(OutboxJob(kind=outbound.CUSTOMER_REPLY))\n"
     )
-    assert queue_sites(source, "x.py") == {("x.py", "a"), ("x.py", "B.c.inner"), ("x.py", "d")}
+    assert queue_sites(source, "x.py") == {("x.py", "a"), ("x.py", "B.c.inner"), ("x.py", "d"), ("x.py", "f"),
+                                           ("x.py", "g")}
+
+
+def test_the_kinds_name_is_the_kind():
+    from handlers import outbound
+
+    assert getattr(outbound, NAME) == KIND
 
 
 def test_only_the_reply_verb_queues_a_customer_reply():
@@ -72,16 +85,22 @@ def test_only_the_reply_verb_queues_a_customer_reply():
 
 
 def test_the_kind_is_written_nowhere_else_but_where_it_is_delivered():
-    """Every other mention of the string is the delivery worker's table of job kinds (it reads
-    jobs, never queues them); a variable holding the kind would hide a new path from the test above."""
-    mentions = set()
+    """The string is written once, as handlers.outbound's CUSTOMER_REPLY; the name is used by the
+    reply verb (which queues) and the delivery worker's table of job kinds (which reads jobs, never
+    queues them), nowhere else: another variable holding the kind would hide a new path from the
+    test above, and it would have to mention the name."""
+    written, named = set(), set()
     for folder in ("handlers", "bot", "storage"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
             for node in ast.walk(tree):
                 if isinstance(node, ast.Constant) and node.value == KIND:
-                    mentions.add(str(path.relative_to(ROOT)))
-    assert mentions == {"handlers/tickets.py", "bot/delivery.py"}
+                    written.add(str(path.relative_to(ROOT)))
+                if (isinstance(node, ast.Name) and node.id == NAME) or (isinstance(node, ast.Attribute)
+                                                                          and node.attr == NAME):
+                    named.add(str(path.relative_to(ROOT)))
+    assert written == {"handlers/outbound.py"}
+    assert named == {"handlers/outbound.py", "handlers/tickets.py", "bot/delivery.py"}
 
 
 def test_the_ai_modules_reach_customers_only_through_the_reply_verb():
